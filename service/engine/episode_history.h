@@ -1,0 +1,102 @@
+// EpisodeHistory: one episode's events folded into a per-session view.
+//
+// Events are the source of truth; this is derived from them and rebuilt
+// whenever an event arrives, so a late measure for session 3 lands in session
+// 3 whatever order the events came in. Fold() assumes every event was
+// validated (see event_validator.h) and never fails on a valid event.
+#ifndef ATTUNE_SERVICE_ENGINE_EPISODE_HISTORY_H_
+#define ATTUNE_SERVICE_ENGINE_EPISODE_HISTORY_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "attune/v1/event.pb.h"
+#include "service/engine/instrument_registry.h"
+
+namespace attune::engine {
+
+// Everything known about one session of the episode.
+struct SessionRecord {
+  int number = 0;
+  std::optional<v1::SessionScheduled> scheduled;
+  std::optional<v1::SessionHeld> held;
+  std::optional<v1::SessionCancelled> cancelled;
+  bool no_show = false;
+  // Measures for this session, in event order.
+  std::vector<ScoredMeasure> measures;
+  std::vector<v1::RuptureMarker> markers;
+
+  bool is_held() const { return held.has_value(); }
+};
+
+class EpisodeHistory {
+ public:
+  EpisodeHistory() = default;
+  // Move-only: feedback() points into events().
+  EpisodeHistory(EpisodeHistory&&) = default;
+  EpisodeHistory& operator=(EpisodeHistory&&) = default;
+  EpisodeHistory(const EpisodeHistory&) = delete;
+  EpisodeHistory& operator=(const EpisodeHistory&) = delete;
+
+  // Folds `events` (any order; each already validated) into a history.
+  // Measures are scored with `instruments`; an event that no longer scores
+  // (configuration changed) is kept in events() but left out of sessions().
+  static EpisodeHistory Fold(std::vector<v1::SessionEvent> events,
+                             const InstrumentRegistry& instruments);
+
+  // The episode reference of the latest event (clinician may change on
+  // transfer).
+  const v1::EpisodeRef& episode() const { return episode_; }
+  // All events, ordered by occurred_at then event_id.
+  const std::vector<v1::SessionEvent>& events() const { return events_; }
+  // Sessions by number, ascending.
+  const std::map<int, SessionRecord>& sessions() const { return sessions_; }
+  // Held sessions in session order.
+  std::vector<const SessionRecord*> HeldSessions() const;
+  // nullptr when the session is unknown.
+  const SessionRecord* session(int number) const;
+
+  // Highest session number seen in any event; 0 when none.
+  int latest_session() const { return latest_session_; }
+  int sessions_held() const { return sessions_held_; }
+
+  // The latest goals agreement (by time), if any.
+  const std::optional<v1::GoalsAgreed>& goals() const { return goals_; }
+  // Session at which goals were first agreed (0 = unknown/not tied).
+  int goals_first_session() const { return goals_first_session_; }
+  const std::optional<v1::EndingPlanned>& ending_planned() const {
+    return ending_planned_;
+  }
+  const std::optional<v1::EpisodeClosed>& closed() const { return closed_; }
+  // Prompt feedback events, in time order.
+  const std::vector<const v1::SessionEvent*>& feedback() const {
+    return feedback_;
+  }
+  // occurred_at of the latest event (InfinitePast when empty).
+  absl::Time latest_time() const { return latest_time_; }
+
+ private:
+  v1::EpisodeRef episode_;
+  std::vector<v1::SessionEvent> events_;
+  std::map<int, SessionRecord> sessions_;
+  int latest_session_ = 0;
+  int sessions_held_ = 0;
+  std::optional<v1::GoalsAgreed> goals_;
+  int goals_first_session_ = 0;
+  std::optional<v1::EndingPlanned> ending_planned_;
+  std::optional<v1::EpisodeClosed> closed_;
+  std::vector<const v1::SessionEvent*> feedback_;
+  absl::Time latest_time_ = absl::InfinitePast();
+};
+
+// Time helpers shared by the engine and the modules.
+absl::Time ToTime(const google::protobuf::Timestamp& ts);
+google::protobuf::Timestamp ToProto(absl::Time t);
+
+}  // namespace attune::engine
+
+#endif  // ATTUNE_SERVICE_ENGINE_EPISODE_HISTORY_H_

@@ -1,0 +1,223 @@
+#include "service/engine/instrument_registry.h"
+
+#include <cmath>
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "service/common/status_macros.h"
+
+namespace attune::engine {
+namespace {
+
+// Item and total sums are compared with this tolerance: hosts send SRS/ORS
+// marks measured in tenths of a centimetre.
+constexpr double kSumTolerance = 0.05;
+
+absl::Status Invalid(absl::string_view field, absl::string_view rule) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", rule));
+}
+
+bool ValidCustomName(absl::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '.' ||
+          c == '_' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status CheckDefinition(const v1::InstrumentDefinition& d,
+                             absl::string_view where) {
+  if (d.item_count() < 0 || d.item_count() > 100) {
+    return Invalid(absl::StrCat(where, ".item_count"), "must be 0-100");
+  }
+  if (d.item_count() > 0 && !(d.item_min() < d.item_max())) {
+    return Invalid(absl::StrCat(where, ".item_min"),
+                   "must be below item_max");
+  }
+  if (!(d.total_min() < d.total_max())) {
+    return Invalid(absl::StrCat(where, ".total_min"),
+                   "must be below total_max");
+  }
+  for (const auto& sub : d.subscales()) {
+    for (int item : sub.items()) {
+      if (item < 1 || item > d.item_count()) {
+        return Invalid(absl::StrCat(where, ".subscales.", sub.name()),
+                       absl::StrCat("item ", item, " is outside 1-",
+                                    d.item_count()));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string InstrumentRegistry::KeyOf(v1::Instrument instrument,
+                                      absl::string_view custom_name) {
+  switch (instrument) {
+    case v1::INSTRUMENT_SRS:
+      return "srs";
+    case v1::INSTRUMENT_ORS:
+      return "ors";
+    case v1::INSTRUMENT_WAI_SR:
+      return "wai_sr";
+    case v1::INSTRUMENT_SAI:
+      return "sai";
+    case v1::INSTRUMENT_CUSTOM:
+      return absl::StrCat("custom:", custom_name);
+    default:
+      return "unspecified";
+  }
+}
+
+absl::StatusOr<InstrumentRegistry> InstrumentRegistry::Create(
+    const v1::RulesConfig& config) {
+  InstrumentRegistry registry;
+  for (const auto& def : config.instruments()) {
+    std::string where =
+        absl::StrCat("rules.instruments[", KeyOf(def.instrument(), ""), "]");
+    if (def.instrument() == v1::INSTRUMENT_UNSPECIFIED ||
+        def.instrument() == v1::INSTRUMENT_CUSTOM) {
+      return Invalid(where,
+                     "configured instruments must be SRS, ORS, WAI_SR or SAI; "
+                     "custom instruments are declared with each measure");
+    }
+    ATTUNE_RETURN_IF_ERROR(CheckDefinition(def, where));
+    registry.builtin_[def.instrument()] = def;
+  }
+  return registry;
+}
+
+const v1::InstrumentDefinition* InstrumentRegistry::Find(
+    v1::Instrument instrument) const {
+  auto it = builtin_.find(instrument);
+  return it == builtin_.end() ? nullptr : &it->second;
+}
+
+absl::StatusOr<v1::InstrumentDefinition> InstrumentRegistry::Resolve(
+    const v1::MeasureRecorded& m) const {
+  if (m.instrument() == v1::INSTRUMENT_UNSPECIFIED) {
+    return Invalid("measure_recorded.instrument", "is required");
+  }
+  if (m.instrument() != v1::INSTRUMENT_CUSTOM) {
+    if (m.has_custom()) {
+      return Invalid("measure_recorded.custom",
+                     "only allowed with INSTRUMENT_CUSTOM");
+    }
+    const v1::InstrumentDefinition* def = Find(m.instrument());
+    if (def == nullptr) {
+      return Invalid("measure_recorded.instrument",
+                     "has no definition in the server configuration");
+    }
+    return *def;
+  }
+  if (!m.has_custom()) {
+    return Invalid("measure_recorded.custom",
+                   "is required for INSTRUMENT_CUSTOM (declare the "
+                   "instrument's name and range)");
+  }
+  const v1::CustomInstrument& c = m.custom();
+  if (!ValidCustomName(c.name())) {
+    return Invalid("measure_recorded.custom.name",
+                   "must be 1-64 characters of [a-z0-9._-]");
+  }
+  if (c.construct() == v1::CONSTRUCT_UNSPECIFIED) {
+    return Invalid("measure_recorded.custom.construct", "is required");
+  }
+  v1::InstrumentDefinition def;
+  def.set_instrument(v1::INSTRUMENT_CUSTOM);
+  def.set_custom_name(c.name());
+  def.set_construct(c.construct());
+  def.set_item_count(c.item_count());
+  def.set_item_min(c.item_min());
+  def.set_item_max(c.item_max());
+  def.set_total_min(c.total_min());
+  def.set_total_max(c.total_max());
+  def.set_higher_is_better(c.higher_is_better());
+  if (c.item_count() < 0 || c.item_count() > 100) {
+    return Invalid("measure_recorded.custom.item_count", "must be 0-100");
+  }
+  if (c.item_count() > 0 && !(c.item_min() < c.item_max())) {
+    return Invalid("measure_recorded.custom.item_min",
+                   "must be below item_max");
+  }
+  if (!(c.total_min() < c.total_max())) {
+    return Invalid("measure_recorded.custom.total_min",
+                   "must be below total_max (declare the total range)");
+  }
+  return def;
+}
+
+absl::StatusOr<ScoredMeasure> InstrumentRegistry::Score(
+    const v1::MeasureRecorded& m, absl::string_view prefix) const {
+  ATTUNE_ASSIGN_OR_RETURN(v1::InstrumentDefinition def, Resolve(m));
+  if (m.session_number() < 1) {
+    return Invalid(absl::StrCat(prefix, ".session_number"), "must be >= 1");
+  }
+  if (m.rater() == v1::RATER_UNSPECIFIED) {
+    return Invalid(absl::StrCat(prefix, ".rater"),
+                   "is required (RATER_CLIENT or RATER_THERAPIST)");
+  }
+  if (m.items().empty() && !m.has_total()) {
+    return Invalid(absl::StrCat(prefix, ".items"),
+                   "either items or a total (has_total) is required");
+  }
+  std::string name = KeyOf(def.instrument(), def.custom_name());
+  ScoredMeasure s;
+  s.session = m.session_number();
+  s.instrument = def.instrument();
+  s.instrument_key = name;
+  s.construct = def.construct();
+  s.rater = m.rater();
+  double sum = 0;
+  if (!m.items().empty()) {
+    if (m.items_size() != def.item_count()) {
+      return Invalid(absl::StrCat(prefix, ".items"),
+                     absl::StrCat(name, " has ", def.item_count(),
+                                  " items, got ", m.items_size()));
+    }
+    for (int i = 0; i < m.items_size(); ++i) {
+      double v = m.items(i);
+      if (!std::isfinite(v) || v < def.item_min() || v > def.item_max()) {
+        return Invalid(absl::StrCat(prefix, ".items[", i, "]"),
+                       absl::StrCat(name, " items must be within ",
+                                    def.item_min(), "-", def.item_max()));
+      }
+      sum += v;
+      s.items.push_back(v);
+    }
+  }
+  if (m.has_total()) {
+    double t = m.total();
+    if (!std::isfinite(t) || t < def.total_min() || t > def.total_max()) {
+      return Invalid(absl::StrCat(prefix, ".total"),
+                     absl::StrCat(name, " totals must be within ",
+                                  def.total_min(), "-", def.total_max()));
+    }
+    if (!m.items().empty() && std::abs(t - sum) > kSumTolerance) {
+      return Invalid(absl::StrCat(prefix, ".total"),
+                     absl::StrCat("does not equal the sum of the items (",
+                                  sum, ")"));
+    }
+    s.total = t;
+  } else {
+    s.total = sum;
+  }
+  double span = def.total_max() - def.total_min();
+  double pct = 100.0 * (s.total - def.total_min()) / span;
+  s.percent = def.higher_is_better() ? pct : 100.0 - pct;
+  for (const auto& sub : def.subscales()) {
+    if (s.items.empty() || sub.items().empty()) continue;
+    double acc = 0;
+    for (int item : sub.items()) acc += s.items[item - 1];
+    s.subscale_means[sub.name()] = acc / sub.items_size();
+  }
+  s.definition = std::move(def);
+  return s;
+}
+
+}  // namespace attune::engine

@@ -1,0 +1,150 @@
+// Store: durable storage of events, episode state, prompts and feedback.
+//
+// One interface, several backends (SQLite now; PostgreSQL later), all held to
+// the same conformance tests (tests/unit/service/store/). Every key starts
+// with the tenant. The engine serialises work per episode; a backend may
+// still see concurrent commits for different episodes and must group them
+// (group commit) without letting one commit's failure undo another's.
+#ifndef ATTUNE_SERVICE_STORE_STORE_H_
+#define ATTUNE_SERVICE_STORE_STORE_H_
+
+#include <cstdint>
+#include <future>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "attune/v1/alliance_service.pb.h"
+#include "attune/v1/assessment.pb.h"
+#include "attune/v1/event.pb.h"
+#include "attune/v1/prompt.pb.h"
+
+namespace attune::store {
+
+// An event as stored, with the response that acknowledged it.
+struct StoredEvent {
+  v1::SessionEvent event;
+  // Deterministic serialisation of the event as received; two submissions
+  // with the same event_id are "the same" iff their fingerprints match.
+  std::string fingerprint;
+  v1::SubmitEventResponse response;
+};
+
+// Everything stored about one episode.
+struct EpisodeSnapshot {
+  bool exists = false;
+  // Incremented by every commit for the episode; 0 when it does not exist.
+  int64_t version = 0;
+  // Every event of the episode, in storage order (the engine re-sorts).
+  std::vector<v1::SessionEvent> events;
+  // Every prompt ever raised for the episode, any status.
+  std::vector<v1::Prompt> prompts;
+  v1::Assessment assessment;
+};
+
+// A clinician's reaction to a prompt, kept per rule module.
+struct FeedbackRecord {
+  std::string prompt_id;
+  std::string module_id;
+  std::string kind;
+  v1::PromptFeedback::Outcome outcome = v1::PromptFeedback::OUTCOME_UNSPECIFIED;
+  v1::PromptFeedback::DismissReason reason =
+      v1::PromptFeedback::DISMISS_REASON_UNSPECIFIED;
+  absl::Time occurred_at;
+};
+
+// All changes caused by one event; committed atomically or not at all.
+struct EventCommit {
+  std::string tenant;
+  v1::SessionEvent event;
+  std::string fingerprint;
+  // Stored and returned verbatim when the event_id is submitted again.
+  v1::SubmitEventResponse response;
+  // The episode's new assessment.
+  v1::Assessment assessment;
+  // Prompts created or changed by this event (full rows, upserted by id).
+  std::vector<v1::Prompt> prompt_upserts;
+  std::optional<FeedbackRecord> feedback;
+  // The episode version the engine read. The commit fails with ABORTED when
+  // the stored version differs (another writer got there first).
+  int64_t expected_version = 0;
+};
+
+struct PromptQuery {
+  std::string tenant;
+  // Exactly one of these is set.
+  std::string episode_id;
+  std::string clinician_id;
+  // Empty: all statuses.
+  std::vector<v1::PromptStatus> statuses;
+  int page_size = 100;
+  // Opaque, from a previous PromptPage.
+  std::string page_token;
+};
+
+struct PromptPage {
+  std::vector<v1::Prompt> prompts;
+  std::string next_page_token;
+};
+
+// Held sessions of one clinician across all episodes (clinician load).
+struct HeldSession {
+  std::string episode_id;
+  int session_number = 0;
+  absl::Time start;
+  absl::Time end;
+};
+
+// Feedback totals for one (module, outcome).
+struct FeedbackCount {
+  std::string module_id;
+  v1::PromptFeedback::Outcome outcome = v1::PromptFeedback::OUTCOME_UNSPECIFIED;
+  int64_t count = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // The stored event with this id, or nullopt.
+  virtual absl::StatusOr<std::optional<StoredEvent>> FindEvent(
+      const std::string& tenant, const std::string& event_id) = 0;
+
+  // Everything about an episode (exists=false and version 0 when unknown).
+  virtual absl::StatusOr<EpisodeSnapshot> LoadEpisode(
+      const std::string& tenant, const std::string& episode_id) = 0;
+
+  // Queues the commit; the future becomes ready once it is durable (OK) or
+  // has failed (nothing of it stored). Concurrent commits are grouped into
+  // one transaction. Errors: ALREADY_EXISTS (event_id taken), ABORTED
+  // (version conflict), UNAVAILABLE/INTERNAL (storage).
+  virtual std::future<absl::Status> CommitAsync(EventCommit commit) = 0;
+
+  // CommitAsync and wait.
+  absl::Status Commit(EventCommit commit) {
+    return CommitAsync(std::move(commit)).get();
+  }
+
+  virtual absl::StatusOr<std::optional<v1::Prompt>> GetPrompt(
+      const std::string& tenant, const std::string& prompt_id) = 0;
+
+  // Ordered by priority (desc), then updated_at (desc), then id.
+  virtual absl::StatusOr<PromptPage> ListPrompts(const PromptQuery& query) = 0;
+
+  // Held sessions of a clinician that start in [from, to), by start time.
+  // Derived by the store from committed session_held events.
+  virtual absl::StatusOr<std::vector<HeldSession>> ListClinicianSessions(
+      const std::string& tenant, const std::string& clinician_id,
+      absl::Time from, absl::Time to) = 0;
+
+  virtual absl::StatusOr<std::vector<FeedbackCount>> CountFeedback(
+      const std::string& tenant) = 0;
+};
+
+}  // namespace attune::store
+
+#endif  // ATTUNE_SERVICE_STORE_STORE_H_
