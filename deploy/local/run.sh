@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds attuned and attunectl, and starts attuned
+# on loopback with the embedded SQLite store (state in deploy/local/data/).
+#
+#   deploy/local/run.sh                  127.0.0.1:50051
+#   ATTUNE_LISTEN=127.0.0.1:6000 deploy/local/run.sh
+#   deploy/local/run.sh --log_level=debug   (extra flags go to attuned)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+"$root/deploy/install-deps.sh" build
+
+export CCACHE_DIR="${CCACHE_DIR:-/var/cache/attune-ccache}"
+mkdir -p "$CCACHE_DIR"
+build="${ATTUNE_BUILD_DIR:-$root/build}"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j "$(nproc)" --target attuned attunectl
+
+data="${ATTUNE_DATA_DIR:-$root/deploy/local/data}"
+mkdir -p "$data"
+echo "attunectl is at $build/service/ctl/attunectl"
+exec "$build/service/main/attuned" \
+  --config "$root/deploy/local/attuned.textproto" \
+  --db "$data/attune.db" \
+  --listen "${ATTUNE_LISTEN:-127.0.0.1:50051}" "$@"

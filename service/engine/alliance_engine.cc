@@ -1,0 +1,486 @@
+#include "service/engine/alliance_engine.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "service/common/log.h"
+#include "service/common/status_macros.h"
+#include "service/engine/event_validator.h"
+#include "service/engine/prompt_reconciler.h"
+
+namespace attune::engine {
+namespace {
+
+constexpr int kMaxConflictRetries = 3;
+
+bool IsSessionLifecycle(const v1::SessionEvent& e) {
+  switch (e.payload_case()) {
+    case v1::SessionEvent::kSessionScheduled:
+    case v1::SessionEvent::kSessionHeld:
+    case v1::SessionEvent::kSessionCancelled:
+    case v1::SessionEvent::kNoShow:
+    case v1::SessionEvent::kGoalsAgreed:
+    case v1::SessionEvent::kEndingPlanned:
+    case v1::SessionEvent::kEpisodeClosed:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Session number a late measure or marker refers to (0 when none).
+int SessionOf(const v1::SessionEvent& e) {
+  if (e.has_measure_recorded()) return e.measure_recorded().session_number();
+  if (e.has_rupture_marker()) return e.rupture_marker().session_number();
+  return 0;
+}
+
+absl::Time UtcDayStart(absl::Time t) {
+  absl::CivilDay day = absl::ToCivilDay(t, absl::UTCTimeZone());
+  return absl::FromCivil(day, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+std::string Fingerprint(const v1::SessionEvent& event) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  event.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<AllianceEngine>> AllianceEngine::Create(
+    store::Store* store, v1::ServerConfig config,
+    std::vector<std::unique_ptr<RuleModule>> modules, Clock clock) {
+  ATTUNE_ASSIGN_OR_RETURN(InstrumentRegistry instruments,
+                          InstrumentRegistry::Create(config.rules()));
+  return std::unique_ptr<AllianceEngine>(
+      new AllianceEngine(store, std::move(config), std::move(instruments),
+                         std::move(modules), std::move(clock)));
+}
+
+AllianceEngine::AllianceEngine(store::Store* store, v1::ServerConfig config,
+                               InstrumentRegistry instruments,
+                               std::vector<std::unique_ptr<RuleModule>> modules,
+                               Clock clock)
+    : store_(store),
+      config_(std::move(config)),
+      instruments_(std::move(instruments)),
+      pipeline_(std::move(modules)),
+      clock_(std::move(clock)) {}
+
+std::mutex& AllianceEngine::EpisodeLock(const std::string& tenant,
+                                        const std::string& episode_id) {
+  size_t h = std::hash<std::string>()(tenant) * 31 +
+             std::hash<std::string>()(episode_id);
+  return episode_locks_[h % episode_locks_.size()];
+}
+
+absl::Status AllianceEngine::CheckEpisodeConsistency(
+    const v1::SessionEvent& event, const store::EpisodeSnapshot& snapshot,
+    const EpisodeHistory* history) const {
+  if (!snapshot.exists || history == nullptr) return absl::OkStatus();
+  // Identifiers are compared, never echoed.
+  if (history->episode().client_id() != event.episode().client_id()) {
+    return absl::InvalidArgumentError(
+        "episode.client_id: differs from the client of this episode");
+  }
+  if (history->closed().has_value()) {
+    if (IsSessionLifecycle(event)) {
+      return absl::FailedPreconditionError(
+          "episode: is closed; only late measures, rupture markers and "
+          "prompt feedback are accepted");
+    }
+    int n = SessionOf(event);
+    if (n > history->latest_session()) {
+      return absl::FailedPreconditionError(
+          "episode: is closed; late measures and markers must refer to a "
+          "session already recorded");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ClinicianDay> AllianceEngine::LoadClinicianDay(
+    const std::string& tenant, const v1::SessionEvent& event) {
+  ClinicianDay day;
+  if (!event.has_session_held()) return day;
+  absl::Time start = ToTime(event.session_held().start());
+  absl::Time from = UtcDayStart(start);
+  ATTUNE_ASSIGN_OR_RETURN(
+      std::vector<store::HeldSession> held,
+      store_->ListClinicianSessions(tenant, event.episode().clinician_id(),
+                                    from, from + absl::Hours(24)));
+  for (const auto& s : held) {
+    if (s.episode_id == event.episode().episode_id() &&
+        s.session_number == event.session_held().session_number()) {
+      continue;  // replaced by the event being processed
+    }
+    day.sessions.push_back({s.start, s.end});
+  }
+  day.sessions.push_back({start, ToTime(event.session_held().end())});
+  std::sort(day.sessions.begin(), day.sessions.end(),
+            [](const ClinicianSession& a, const ClinicianSession& b) {
+              return a.start < b.start;
+            });
+  return day;
+}
+
+absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
+    const std::string& tenant, const v1::SessionEvent& event,
+    store::EpisodeSnapshot& snapshot) {
+  Prepared out;
+  std::string fingerprint = Fingerprint(event);
+  ATTUNE_ASSIGN_OR_RETURN(std::optional<store::StoredEvent> stored,
+                          store_->FindEvent(tenant, event.event_id()));
+  if (stored.has_value()) {
+    if (stored->fingerprint != fingerprint) {
+      return absl::AlreadyExistsError(
+          "event_id: already used for a different event");
+    }
+    out.response = std::move(stored->response);
+    out.response.set_replayed(true);
+    out.replayed = true;
+    return out;
+  }
+  for (const auto& e : snapshot.events) {
+    if (e.event_id() == event.event_id()) {
+      return absl::AlreadyExistsError(
+          "event_id: appears more than once in this batch");
+    }
+  }
+
+  std::optional<EpisodeHistory> before;
+  if (snapshot.exists) {
+    before.emplace(EpisodeHistory::Fold(snapshot.events, instruments_));
+  }
+  ATTUNE_RETURN_IF_ERROR(
+      CheckEpisodeConsistency(event, snapshot, before ? &*before : nullptr));
+
+  std::vector<v1::SessionEvent> events = snapshot.events;
+  events.push_back(event);
+  EpisodeHistory history =
+      EpisodeHistory::Fold(std::move(events), instruments_);
+
+  // Clinician-scoped prompts live beside the episode's but outside its
+  // alert budget.
+  std::vector<v1::Prompt> episode_prompts;
+  std::vector<v1::Prompt> clinician_prompts;
+  for (const v1::Prompt& p : snapshot.prompts) {
+    (p.scope() == v1::PROMPT_SCOPE_CLINICIAN ? clinician_prompts
+                                             : episode_prompts)
+        .push_back(p);
+  }
+  std::optional<v1::Prompt> feedback_changed;
+  if (event.has_prompt_feedback()) {
+    v1::Prompt changed;
+    std::vector<v1::Prompt>& target =
+        std::any_of(clinician_prompts.begin(), clinician_prompts.end(),
+                    [&](const v1::Prompt& p) {
+                      return p.id() == event.prompt_feedback().prompt_id();
+                    })
+            ? clinician_prompts
+            : episode_prompts;
+    ATTUNE_RETURN_IF_ERROR(
+        ApplyFeedback(event.prompt_feedback(), ToTime(event.occurred_at()),
+                      history.latest_session(), target, &changed));
+    feedback_changed = changed;
+    store::FeedbackRecord record;
+    record.prompt_id = changed.id();
+    record.module_id = changed.module_id();
+    record.kind = changed.kind();
+    record.outcome = event.prompt_feedback().outcome();
+    record.reason = event.prompt_feedback().reason();
+    record.occurred_at = ToTime(event.occurred_at());
+    out.commit.feedback = std::move(record);
+  }
+
+  ATTUNE_ASSIGN_OR_RETURN(ClinicianDay day, LoadClinicianDay(tenant, event));
+  RuleInput input{history, event, config_.rules(), day};
+  PipelineResult result = pipeline_.Run(input);
+
+  v1::Assessment& a = result.assessment;
+  *a.mutable_episode() = history.episode();
+  a.set_latest_session(history.latest_session());
+  a.set_sessions_held(history.sessions_held());
+  a.set_event_count(static_cast<int32_t>(history.events().size()));
+  *a.mutable_as_of() = ToProto(history.latest_time());
+
+  ReconcileInput rin;
+  rin.tenant = tenant;
+  rin.episode = history.episode();
+  rin.existing = std::move(episode_prompts);
+  rin.now = history.latest_time();
+  rin.session = history.latest_session();
+  rin.budget = config_.rules().budget();
+  std::vector<ModuleProposal> clinician_proposals;
+  for (ModuleProposal& mp : result.proposals) {
+    (mp.proposal.prompt.scope() == v1::PROMPT_SCOPE_CLINICIAN
+         ? clinician_proposals
+         : rin.proposals)
+        .push_back(std::move(mp));
+  }
+  ReconcileResult reconciled = Reconcile(std::move(rin));
+  std::vector<v1::Prompt> changed = std::move(reconciled.changed);
+
+  // A clinician prompt is one per (clinician, kind, UTC day), whichever
+  // episode raised it.
+  for (const ModuleProposal& mp : clinician_proposals) {
+    absl::Time day_start = UtcDayStart(ToTime(event.occurred_at()));
+    std::string id = MakePromptId(
+        tenant,
+        absl::StrCat("clinician:", event.episode().clinician_id(), ":",
+                     absl::FormatCivilTime(
+                         absl::ToCivilDay(day_start, absl::UTCTimeZone()))),
+        mp.proposal.prompt.kind(), 1);
+    ATTUNE_ASSIGN_OR_RETURN(std::optional<v1::Prompt> existing,
+                            store_->GetPrompt(tenant, id));
+    v1::Prompt p = existing.value_or(mp.proposal.prompt);
+    if (!existing) {
+      p.set_id(id);
+      p.set_status(v1::PROMPT_STATUS_ACTIVE);
+      p.set_module_id(mp.module_id);
+      p.set_module_version(mp.module_version);
+      *p.mutable_episode() = event.episode();
+      p.set_raised_at_session(history.latest_session());
+      *p.mutable_created_at() = event.occurred_at();
+      *p.mutable_expires_at() = ToProto(day_start + absl::Hours(48));
+    } else if (IsTerminal(p.status())) {
+      continue;
+    } else {
+      v1::Prompt content = mp.proposal.prompt;
+      p.set_summary(content.summary());
+      p.set_detail(content.detail());
+      *p.mutable_evidence() = content.evidence();
+    }
+    p.set_scope(v1::PROMPT_SCOPE_CLINICIAN);
+    p.set_strength(mp.proposal.strength);
+    p.set_updated_at_session(history.latest_session());
+    *p.mutable_updated_at() = event.occurred_at();
+    if (existing &&
+        google::protobuf::util::MessageDifferencer::Equals(*existing, p)) {
+      continue;
+    }
+    bool replaced = false;
+    for (v1::Prompt& c : clinician_prompts) {
+      if (c.id() == p.id()) {
+        c = p;
+        replaced = true;
+      }
+    }
+    if (!replaced && p.episode().episode_id() == event.episode().episode_id()) {
+      clinician_prompts.push_back(p);
+    }
+    changed.push_back(std::move(p));
+  }
+  if (feedback_changed &&
+      std::none_of(changed.begin(), changed.end(), [&](const v1::Prompt& p) {
+        return p.id() == feedback_changed->id();
+      })) {
+    for (const auto& list : {reconciled.prompts, clinician_prompts}) {
+      for (const v1::Prompt& p : list) {
+        if (p.id() == feedback_changed->id()) changed.push_back(p);
+      }
+    }
+  }
+
+  std::vector<v1::Prompt> all = reconciled.prompts;
+  all.insert(all.end(), clinician_prompts.begin(), clinician_prompts.end());
+  for (const v1::Prompt& p : VisiblePrompts(all)) {
+    *out.response.add_prompts() = p;
+  }
+  for (const v1::Prompt& p : changed) *out.response.add_changed() = p;
+  *out.response.mutable_assessment() = a;
+
+  out.commit.tenant = tenant;
+  out.commit.event = event;
+  out.commit.fingerprint = std::move(fingerprint);
+  out.commit.response = out.response;
+  out.commit.assessment = a;
+  out.commit.prompt_upserts = changed;
+  out.commit.expected_version = snapshot.version;
+
+  snapshot.exists = true;
+  snapshot.version += 1;
+  snapshot.events.push_back(event);
+  snapshot.prompts = std::move(all);
+  snapshot.assessment = a;
+  return out;
+}
+
+void AllianceEngine::Publish(const std::string& tenant,
+                             const std::vector<v1::Prompt>& changed) {
+  stats_.prompts_changed.fetch_add(static_cast<int64_t>(changed.size()));
+  for (const v1::Prompt& p : changed) bus_.Publish(tenant, p);
+}
+
+absl::StatusOr<v1::SubmitEventResponse> AllianceEngine::Submit(
+    const std::string& tenant, const v1::SessionEvent& event) {
+  std::vector<absl::StatusOr<v1::SubmitEventResponse>> results =
+      SubmitBatch(tenant, {event});
+  return std::move(results.front());
+}
+
+std::vector<absl::StatusOr<v1::SubmitEventResponse>>
+AllianceEngine::SubmitBatch(const std::string& tenant,
+                            const std::vector<v1::SessionEvent>& events) {
+  std::vector<absl::StatusOr<v1::SubmitEventResponse>> results(
+      events.size(), absl::UnknownError("not processed"));
+  ValidationLimits limits{
+      clock_(), absl::Seconds(config_.max_future_skew_seconds()),
+      absl::Hours(24) * config_.rules().budget().max_snooze_days()};
+
+  // Valid events grouped by episode, keeping their order.
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<size_t>> by_episode;
+  for (size_t i = 0; i < events.size(); ++i) {
+    absl::Status valid = ValidateEvent(events[i], instruments_, limits);
+    if (!valid.ok()) {
+      stats_.events_rejected.fetch_add(1);
+      results[i] = valid;
+      continue;
+    }
+    const std::string& ep = events[i].episode().episode_id();
+    if (!by_episode.count(ep)) order.push_back(ep);
+    by_episode[ep].push_back(i);
+  }
+
+  for (const std::string& episode_id : order) {
+    const std::vector<size_t>& indexes = by_episode[episode_id];
+    std::lock_guard<std::mutex> lock(EpisodeLock(tenant, episode_id));
+    for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
+      absl::StatusOr<store::EpisodeSnapshot> loaded =
+          store_->LoadEpisode(tenant, episode_id);
+      if (!loaded.ok()) {
+        for (size_t i : indexes) results[i] = loaded.status();
+        break;
+      }
+      store::EpisodeSnapshot snapshot = *std::move(loaded);
+      std::vector<std::pair<size_t, std::future<absl::Status>>> pending;
+      std::vector<std::vector<v1::Prompt>> published(events.size());
+      for (size_t i : indexes) {
+        absl::StatusOr<Prepared> prepared =
+            Prepare(tenant, events[i], snapshot);
+        if (!prepared.ok()) {
+          stats_.events_rejected.fetch_add(1);
+          results[i] = prepared.status();
+          continue;
+        }
+        results[i] = prepared->response;
+        if (prepared->replayed) {
+          stats_.events_replayed.fetch_add(1);
+          continue;
+        }
+        published[i] = prepared->commit.prompt_upserts;
+        pending.emplace_back(i,
+                             store_->CommitAsync(std::move(prepared->commit)));
+      }
+      bool conflict = false;
+      for (auto& [i, future] : pending) {
+        absl::Status committed = future.get();
+        if (committed.ok()) {
+          stats_.events_accepted.fetch_add(1);
+          Publish(tenant, published[i]);
+          continue;
+        }
+        if (absl::IsAborted(committed)) conflict = true;
+        results[i] = committed;
+      }
+      // A version conflict means another writer (replica) committed to
+      // this episode first: redo the uncommitted ones on fresh state.
+      if (!conflict) break;
+      ATTUNE_LOG(WARNING) << "episode version conflict; retrying"
+                          << LogField("attempt", attempt + 1);
+    }
+  }
+  return results;
+}
+
+absl::StatusOr<v1::Assessment> AllianceEngine::GetAssessment(
+    const std::string& tenant, const std::string& episode_id) {
+  if (episode_id.empty()) {
+    return absl::InvalidArgumentError("episode_id: is required");
+  }
+  ATTUNE_ASSIGN_OR_RETURN(store::EpisodeSnapshot snapshot,
+                          store_->LoadEpisode(tenant, episode_id));
+  if (!snapshot.exists) {
+    return absl::NotFoundError("episode_id: no such episode");
+  }
+  return snapshot.assessment;
+}
+
+absl::StatusOr<store::PromptPage> AllianceEngine::ListPrompts(
+    store::PromptQuery query) {
+  if (query.episode_id.empty() == query.clinician_id.empty()) {
+    return absl::InvalidArgumentError(
+        "episode_id: exactly one of episode_id and clinician_id is required");
+  }
+  if (query.page_size == 0) query.page_size = 100;
+  if (query.page_size < 1 || query.page_size > 500) {
+    return absl::InvalidArgumentError("page_size: must be 1-500");
+  }
+  if (query.statuses.empty()) {
+    query.statuses = {v1::PROMPT_STATUS_ACTIVE, v1::PROMPT_STATUS_ACKNOWLEDGED};
+  }
+  ATTUNE_ASSIGN_OR_RETURN(store::PromptPage page, store_->ListPrompts(query));
+  // Expiry is also applied when read, so a prompt whose episode has gone
+  // quiet does not linger on screen.
+  absl::Time now = clock_();
+  std::set<int> wanted(query.statuses.begin(), query.statuses.end());
+  std::vector<v1::Prompt> kept;
+  for (v1::Prompt& p : page.prompts) {
+    if (!IsTerminal(p.status()) && p.has_expires_at() &&
+        now >= ToTime(p.expires_at())) {
+      p.set_status(v1::PROMPT_STATUS_EXPIRED);
+    }
+    if (wanted.count(p.status())) kept.push_back(std::move(p));
+  }
+  page.prompts = std::move(kept);
+  return page;
+}
+
+absl::StatusOr<v1::Prompt> AllianceEngine::RecordFeedback(
+    const std::string& tenant, const v1::RecordPromptFeedbackRequest& req) {
+  if (req.prompt_id().empty()) {
+    return absl::InvalidArgumentError("prompt_id: is required");
+  }
+  ATTUNE_ASSIGN_OR_RETURN(std::optional<v1::Prompt> prompt,
+                          store_->GetPrompt(tenant, req.prompt_id()));
+  if (!prompt.has_value()) {
+    return absl::NotFoundError("prompt_id: no such prompt");
+  }
+  v1::SessionEvent event;
+  event.set_event_id(req.event_id());
+  *event.mutable_occurred_at() =
+      req.has_occurred_at() ? req.occurred_at() : ToProto(clock_());
+  if (!req.has_occurred_at() && !req.event_id().empty()) {
+    // A retry without a client timestamp must fingerprint like the original.
+    ATTUNE_ASSIGN_OR_RETURN(std::optional<store::StoredEvent> earlier,
+                            store_->FindEvent(tenant, req.event_id()));
+    if (earlier) *event.mutable_occurred_at() = earlier->event.occurred_at();
+  }
+  *event.mutable_episode() = prompt->episode();
+  v1::PromptFeedback* fb = event.mutable_prompt_feedback();
+  fb->set_prompt_id(req.prompt_id());
+  fb->set_outcome(req.outcome());
+  fb->set_reason(req.reason());
+  if (req.has_snooze_until()) *fb->mutable_snooze_until() = req.snooze_until();
+  ATTUNE_ASSIGN_OR_RETURN(v1::SubmitEventResponse response,
+                          Submit(tenant, event));
+  for (const v1::Prompt& p : response.changed()) {
+    if (p.id() == req.prompt_id()) return p;
+  }
+  // A replayed feedback event: report the prompt as it is now.
+  ATTUNE_ASSIGN_OR_RETURN(prompt, store_->GetPrompt(tenant, req.prompt_id()));
+  return *prompt;
+}
+
+}  // namespace attune::engine

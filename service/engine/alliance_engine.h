@@ -1,0 +1,116 @@
+// AllianceEngine: the path of every event, from validation to a durable
+// commit, and the reads the API serves.
+//
+//   validate → per-episode critical section → idempotency check → fold the
+//   episode's events → rule pipeline → prompt reconciliation → one commit
+//   (event + assessment + prompts + feedback) → notify watchers → respond.
+//
+// The engine knows nothing of gRPC: it takes and returns protos and
+// absl::Status; the server converts at its edge.
+#ifndef ATTUNE_SERVICE_ENGINE_ALLIANCE_ENGINE_H_
+#define ATTUNE_SERVICE_ENGINE_ALLIANCE_ENGINE_H_
+
+#include <array>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "attune/v1/alliance_service.pb.h"
+#include "attune/v1/config.pb.h"
+#include "service/engine/instrument_registry.h"
+#include "service/engine/prompt_bus.h"
+#include "service/engine/rule_pipeline.h"
+#include "service/store/store.h"
+
+namespace attune::engine {
+
+using Clock = std::function<absl::Time()>;
+
+// Counters for health and metrics. No labels carry identifiers.
+struct EngineStats {
+  std::atomic<int64_t> events_accepted{0};
+  std::atomic<int64_t> events_replayed{0};
+  std::atomic<int64_t> events_rejected{0};
+  std::atomic<int64_t> prompts_changed{0};
+};
+
+class AllianceEngine {
+ public:
+  // `store` must outlive the engine. Fails when the configuration's
+  // instruments are invalid.
+  static absl::StatusOr<std::unique_ptr<AllianceEngine>> Create(
+      store::Store* store, v1::ServerConfig config,
+      std::vector<std::unique_ptr<RuleModule>> modules,
+      Clock clock = absl::Now);
+
+  // Stores one event and returns the episode's assessment and prompts.
+  absl::StatusOr<v1::SubmitEventResponse> Submit(const std::string& tenant,
+                                                 const v1::SessionEvent& event);
+
+  // Stores many events; one result per event, in order. Events of one
+  // episode are committed together.
+  std::vector<absl::StatusOr<v1::SubmitEventResponse>> SubmitBatch(
+      const std::string& tenant, const std::vector<v1::SessionEvent>& events);
+
+  absl::StatusOr<v1::Assessment> GetAssessment(const std::string& tenant,
+                                               const std::string& episode_id);
+
+  absl::StatusOr<store::PromptPage> ListPrompts(store::PromptQuery query);
+
+  // Wraps the feedback in a prompt_feedback event of the prompt's episode.
+  absl::StatusOr<v1::Prompt> RecordFeedback(
+      const std::string& tenant, const v1::RecordPromptFeedbackRequest& req);
+
+  PromptBus& bus() { return bus_; }
+  const RulePipeline& pipeline() const { return pipeline_; }
+  const EngineStats& stats() const { return stats_; }
+  const v1::ServerConfig& config() const { return config_; }
+
+ private:
+  AllianceEngine(store::Store* store, v1::ServerConfig config,
+                 InstrumentRegistry instruments,
+                 std::vector<std::unique_ptr<RuleModule>> modules, Clock clock);
+
+  // An event processed up to, not including, its commit.
+  struct Prepared {
+    store::EventCommit commit;
+    v1::SubmitEventResponse response;
+    bool replayed = false;  // response is a stored one; nothing to commit
+  };
+
+  // `snapshot` is the episode as stored plus events prepared earlier in the
+  // same batch; it is advanced past this event on success.
+  absl::StatusOr<Prepared> Prepare(const std::string& tenant,
+                                   const v1::SessionEvent& event,
+                                   store::EpisodeSnapshot& snapshot);
+  absl::Status CheckEpisodeConsistency(const v1::SessionEvent& event,
+                                       const store::EpisodeSnapshot& snapshot,
+                                       const EpisodeHistory* history) const;
+  absl::StatusOr<ClinicianDay> LoadClinicianDay(const std::string& tenant,
+                                                const v1::SessionEvent& event);
+  std::mutex& EpisodeLock(const std::string& tenant,
+                          const std::string& episode_id);
+  void Publish(const std::string& tenant,
+               const std::vector<v1::Prompt>& changed);
+
+  store::Store* store_;
+  v1::ServerConfig config_;
+  InstrumentRegistry instruments_;
+  RulePipeline pipeline_;
+  Clock clock_;
+  PromptBus bus_;
+  EngineStats stats_;
+  std::array<std::mutex, 128> episode_locks_;
+};
+
+// Deterministic bytes of an event, for idempotency comparisons.
+std::string Fingerprint(const v1::SessionEvent& event);
+
+}  // namespace attune::engine
+
+#endif  // ATTUNE_SERVICE_ENGINE_ALLIANCE_ENGINE_H_

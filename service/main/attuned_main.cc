@@ -1,0 +1,102 @@
+// attuned: flags and wiring only. See service/server/attune_server.h.
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/text_format.h"
+#include "plugins/builtin/registry.h"
+#include "service/common/log.h"
+#include "service/config/config_loader.h"
+#include "service/server/attune_server.h"
+#include "service/store/sqlite/sqlite_store.h"
+
+ABSL_FLAG(std::string, config, "",
+          "Text-format attune.v1.ServerConfig merged over the built-in "
+          "defaults (see deploy/local/attuned.textproto)");
+ABSL_FLAG(std::string, listen, "",
+          "host:port to listen on; overrides listen_address (default "
+          "127.0.0.1:50051; port 0 picks a free port)");
+ABSL_FLAG(std::string, db, "",
+          "SQLite database file; overrides store.sqlite_path");
+ABSL_FLAG(bool, print_config, false,
+          "Print the effective configuration and exit");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  ATTUNE_LOG(ERROR) << "attuned cannot start: " << status.message();
+  std::cerr << "attuned: " << status.message() << "\n";
+  return 1;
+}
+
+std::string HostOf(const std::string& address) {
+  auto colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Attune alliance sidecar.\n  attuned [--config FILE] [--listen "
+      "HOST:PORT] [--db FILE]");
+  absl::ParseCommandLine(argc, argv);
+  std::string level = absl::GetFlag(FLAGS_log_level);
+  if (level == "debug") attune::SetMinLogLevel(attune::LogLevel::kDebug);
+  if (level == "warning") attune::SetMinLogLevel(attune::LogLevel::kWarning);
+  if (level == "error") attune::SetMinLogLevel(attune::LogLevel::kError);
+
+  absl::StatusOr<attune::v1::ServerConfig> config =
+      attune::config::LoadEffectiveConfig(absl::GetFlag(FLAGS_config));
+  if (!config.ok()) return Fail(config.status());
+  if (!absl::GetFlag(FLAGS_listen).empty()) {
+    config->set_listen_address(absl::GetFlag(FLAGS_listen));
+  }
+  if (!absl::GetFlag(FLAGS_db).empty()) {
+    config->mutable_store()->set_sqlite_path(absl::GetFlag(FLAGS_db));
+  }
+  if (absl::Status valid = attune::config::ValidateConfig(*config);
+      !valid.ok()) {
+    return Fail(valid);
+  }
+  if (absl::GetFlag(FLAGS_print_config)) {
+    std::string text;
+    google::protobuf::TextFormat::PrintToString(*config, &text);
+    std::cout << text;
+    return 0;
+  }
+
+  // Signals are taken by sigwait below, never by a handler on a random
+  // thread: block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  attune::store::SqliteStoreOptions store_options;
+  store_options.path = config->store().sqlite_path();
+  store_options.max_batch = config->store().group_commit_max_batch();
+  auto store = attune::store::OpenSqliteStore(store_options);
+  if (!store.ok()) return Fail(store.status());
+
+  auto server = attune::server::AttuneServer::Start(
+      *config, *std::move(store), attune::builtin::MakeBuiltinModules());
+  if (!server.ok()) return Fail(server.status());
+  // One machine-readable line on stdout: scripts and tests read the port.
+  std::cout << "attuned serving on " << HostOf(config->listen_address()) << ":"
+            << (*server)->port() << std::endl;
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  (*server)->Shutdown(absl::Seconds(config->shutdown_grace_seconds()));
+  ATTUNE_LOG(INFO) << "attuned stopped" << attune::LogField("signal", sig);
+  return 0;
+}

@@ -1,0 +1,255 @@
+#include "service/server/alliance_service.h"
+
+#include <deque>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "service/server/status_conversion.h"
+
+namespace attune::server {
+namespace {
+
+// Streams prompt changes to one WatchPrompts caller. Deletes itself in
+// OnDone.
+class PromptWatcher final : public grpc::ServerWriteReactor<v1::PromptUpdate> {
+ public:
+  PromptWatcher(engine::AllianceEngine* engine, WorkerPool* pool,
+                engine::PromptFilter filter)
+      : engine_(engine) {
+    token_ = engine_->bus().Subscribe(
+        filter,
+        [this](const v1::Prompt& p) {
+          v1::PromptUpdate u;
+          *u.mutable_prompt() = p;
+          Enqueue(std::move(u));
+        },
+        [this] { Close(grpc::Status::OK); });
+    // The current state, read after subscribing so no change falls between.
+    pool->Run([this, filter] {
+      store::PromptQuery q;
+      q.tenant = filter.tenant;
+      q.episode_id = filter.episode_id;
+      q.clinician_id = filter.clinician_id;
+      q.page_size = 500;
+      absl::StatusOr<store::PromptPage> page = engine_->ListPrompts(q);
+      if (!page.ok()) {
+        Close(ToGrpcStatus(page.status()));
+      } else {
+        for (const v1::Prompt& p : page->prompts) {
+          v1::PromptUpdate u;
+          *u.mutable_prompt() = p;
+          u.set_initial(true);
+          Enqueue(std::move(u));
+        }
+      }
+      Release();
+    });
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+      return;
+    }
+    NextLocked();
+  }
+
+  void OnCancel() override { Close(grpc::Status::CANCELLED); }
+
+  void OnDone() override {
+    engine_->bus().Unsubscribe(token_);
+    std::unique_lock<std::mutex> lock(mu_);
+    done_ = true;
+    // The initial listing may still hold `this`; it deletes us when done.
+    if (pending_initial_) return;
+    lock.unlock();
+    delete this;
+  }
+
+ private:
+  void Enqueue(v1::PromptUpdate update) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    queue_.push_back(std::move(update));
+    if (!writing_) NextLocked();
+  }
+
+  void Close(grpc::Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+    close_status_ = std::move(status);
+    if (!writing_) NextLocked();
+  }
+
+  void Release() {
+    std::unique_lock<std::mutex> lock(mu_);
+    pending_initial_ = false;
+    if (!done_) return;
+    lock.unlock();
+    delete this;
+  }
+
+  void NextLocked() {
+    if (finished_) return;
+    if (!queue_.empty() && !closing_) {
+      current_ = std::move(queue_.front());
+      queue_.pop_front();
+      writing_ = true;
+      StartWrite(&current_);
+      return;
+    }
+    if (closing_) FinishLocked(close_status_);
+  }
+
+  void FinishLocked(grpc::Status status) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(std::move(status));
+  }
+
+  engine::AllianceEngine* engine_;
+  int64_t token_ = 0;
+  std::mutex mu_;
+  std::deque<v1::PromptUpdate> queue_;
+  v1::PromptUpdate current_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  bool done_ = false;
+  bool pending_initial_ = true;
+  grpc::Status close_status_;
+};
+
+}  // namespace
+
+std::string TenantOf(const grpc::CallbackServerContext*) { return "default"; }
+
+AllianceServiceImpl::AllianceServiceImpl(engine::AllianceEngine* engine,
+                                         WorkerPool* pool)
+    : engine_(engine), pool_(pool) {}
+
+grpc::ServerUnaryReactor* AllianceServiceImpl::SubmitEvent(
+    grpc::CallbackServerContext* ctx, const v1::SubmitEventRequest* req,
+    v1::SubmitEventResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  std::string tenant = TenantOf(ctx);
+  pool_->Run([this, tenant, req, resp, reactor] {
+    absl::StatusOr<v1::SubmitEventResponse> r =
+        engine_->Submit(tenant, req->event());
+    if (r.ok()) *resp = *std::move(r);
+    reactor->Finish(ToGrpcStatus(r.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AllianceServiceImpl::SubmitEvents(
+    grpc::CallbackServerContext* ctx, const v1::SubmitEventsRequest* req,
+    v1::SubmitEventsResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  int max = engine_->config().max_batch_events();
+  if (req->events_size() > max) {
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("events: at most ", max, " events per call")));
+    return reactor;
+  }
+  std::string tenant = TenantOf(ctx);
+  pool_->Run([this, tenant, req, resp, reactor] {
+    std::vector<v1::SessionEvent> events(req->events().begin(),
+                                         req->events().end());
+    auto results = engine_->SubmitBatch(tenant, events);
+    for (size_t i = 0; i < results.size(); ++i) {
+      v1::EventResult* r = resp->add_results();
+      r->set_event_id(events[i].event_id());
+      if (results[i].ok()) {
+        *r->mutable_response() = *std::move(results[i]);
+        resp->set_accepted(resp->accepted() + 1);
+      } else {
+        r->set_code(static_cast<int>(results[i].status().code()));
+        r->set_message(std::string(results[i].status().message()));
+        resp->set_rejected(resp->rejected() + 1);
+      }
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AllianceServiceImpl::GetAssessment(
+    grpc::CallbackServerContext* ctx, const v1::GetAssessmentRequest* req,
+    v1::GetAssessmentResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  std::string tenant = TenantOf(ctx);
+  pool_->Run([this, tenant, req, resp, reactor] {
+    auto r = engine_->GetAssessment(tenant, req->episode_id());
+    if (r.ok()) *resp->mutable_assessment() = *std::move(r);
+    reactor->Finish(ToGrpcStatus(r.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AllianceServiceImpl::ListPrompts(
+    grpc::CallbackServerContext* ctx, const v1::ListPromptsRequest* req,
+    v1::ListPromptsResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  store::PromptQuery q;
+  q.tenant = TenantOf(ctx);
+  q.episode_id = req->episode_id();
+  q.clinician_id = req->clinician_id();
+  for (int s : req->statuses()) {
+    if (!v1::PromptStatus_IsValid(s) || s == v1::PROMPT_STATUS_UNSPECIFIED) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   "statuses: contains an unknown status"));
+      return reactor;
+    }
+    q.statuses.push_back(static_cast<v1::PromptStatus>(s));
+  }
+  q.page_size = req->page_size();
+  q.page_token = req->page_token();
+  pool_->Run([this, q, resp, reactor] {
+    auto r = engine_->ListPrompts(q);
+    if (r.ok()) {
+      for (auto& p : r->prompts) *resp->add_prompts() = std::move(p);
+      resp->set_next_page_token(r->next_page_token);
+    }
+    reactor->Finish(ToGrpcStatus(r.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::PromptUpdate>* AllianceServiceImpl::WatchPrompts(
+    grpc::CallbackServerContext* ctx, const v1::WatchPromptsRequest* req) {
+  if (req->episode_id().empty() == req->clinician_id().empty()) {
+    class Rejected : public grpc::ServerWriteReactor<v1::PromptUpdate> {
+     public:
+      Rejected() {
+        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "episode_id: exactly one of episode_id and "
+                            "clinician_id is required"));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Rejected();
+  }
+  engine::PromptFilter filter{TenantOf(ctx), req->episode_id(),
+                              req->clinician_id()};
+  return new PromptWatcher(engine_, pool_, std::move(filter));
+}
+
+grpc::ServerUnaryReactor* AllianceServiceImpl::RecordPromptFeedback(
+    grpc::CallbackServerContext* ctx,
+    const v1::RecordPromptFeedbackRequest* req,
+    v1::RecordPromptFeedbackResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  std::string tenant = TenantOf(ctx);
+  pool_->Run([this, tenant, req, resp, reactor] {
+    auto r = engine_->RecordFeedback(tenant, *req);
+    if (r.ok()) *resp->mutable_prompt() = *std::move(r);
+    reactor->Finish(ToGrpcStatus(r.status()));
+  });
+  return reactor;
+}
+
+}  // namespace attune::server
