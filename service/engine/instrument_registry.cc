@@ -35,8 +35,7 @@ absl::Status CheckDefinition(const v1::InstrumentDefinition& d,
     return Invalid(absl::StrCat(where, ".item_count"), "must be 0-100");
   }
   if (d.item_count() > 0 && !(d.item_min() < d.item_max())) {
-    return Invalid(absl::StrCat(where, ".item_min"),
-                   "must be below item_max");
+    return Invalid(absl::StrCat(where, ".item_min"), "must be below item_max");
   }
   if (!(d.total_min() < d.total_max())) {
     return Invalid(absl::StrCat(where, ".total_min"),
@@ -45,9 +44,9 @@ absl::Status CheckDefinition(const v1::InstrumentDefinition& d,
   for (const auto& sub : d.subscales()) {
     for (int item : sub.items()) {
       if (item < 1 || item > d.item_count()) {
-        return Invalid(absl::StrCat(where, ".subscales.", sub.name()),
-                       absl::StrCat("item ", item, " is outside 1-",
-                                    d.item_count()));
+        return Invalid(
+            absl::StrCat(where, ".subscales.", sub.name()),
+            absl::StrCat("item ", item, " is outside 1-", d.item_count()));
       }
     }
   }
@@ -199,9 +198,9 @@ absl::StatusOr<ScoredMeasure> InstrumentRegistry::Score(
                                   def.total_min(), "-", def.total_max()));
     }
     if (!m.items().empty() && std::abs(t - sum) > kSumTolerance) {
-      return Invalid(absl::StrCat(prefix, ".total"),
-                     absl::StrCat("does not equal the sum of the items (",
-                                  sum, ")"));
+      return Invalid(
+          absl::StrCat(prefix, ".total"),
+          absl::StrCat("does not equal the sum of the items (", sum, ")"));
     }
     s.total = t;
   } else {

@@ -34,7 +34,8 @@ struct ScoredMeasure {
   std::vector<double> items;
   // Subscale name -> mean of its items (only when items were sent).
   std::map<std::string, double> subscale_means;
-  // The instrument definition used (copy: small, and keeps this self-contained).
+  // The instrument definition used (copy: small, and keeps this
+  // self-contained).
   v1::InstrumentDefinition definition;
   // event_id of the measure, for evidence and tie-breaking.
   std::string event_id;

@@ -1,0 +1,255 @@
+// ValidateConfig (declared in config_loader.h).
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "service/common/status_macros.h"
+#include "service/config/config_loader.h"
+#include "service/engine/instrument_registry.h"
+
+namespace attune::config {
+namespace {
+
+// Session-count thresholds share the event validator's bound on session
+// numbers: a threshold beyond it could never be reached.
+constexpr int64_t kMaxSessions = 1000;
+constexpr int64_t kNoMax = std::numeric_limits<int64_t>::max();
+constexpr int64_t kMinutesPerDay = 24 * 60;
+
+absl::Status Invalid(absl::string_view field, absl::string_view rule) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", rule));
+}
+
+// Collects the first failure of a chain of checks on one message's fields.
+class FieldChecks {
+ public:
+  explicit FieldChecks(absl::string_view prefix) : prefix_(prefix) {}
+
+  FieldChecks& Required(const std::string& value, absl::string_view name) {
+    if (value.empty()) Fail(name, "is required");
+    return *this;
+  }
+  FieldChecks& Range(int64_t value, int64_t lo, int64_t hi,
+                     absl::string_view name) {
+    if (value >= lo && value <= hi) return *this;
+    Fail(name, hi == kNoMax ? absl::StrCat("must be >= ", lo)
+                            : absl::StrCat("must be ", lo, "-", hi));
+    return *this;
+  }
+  FieldChecks& Sessions(int64_t value, absl::string_view name) {
+    return Range(value, 1, kMaxSessions, name);
+  }
+  FieldChecks& AtLeast(int64_t value, int64_t lo, absl::string_view name) {
+    return Range(value, lo, kNoMax, name);
+  }
+  FieldChecks& Finite(double value, absl::string_view name) {
+    if (!std::isfinite(value)) Fail(name, "must be a finite number");
+    return *this;
+  }
+  FieldChecks& Positive(double value, absl::string_view name) {
+    if (!(std::isfinite(value) && value > 0)) Fail(name, "must be > 0");
+    return *this;
+  }
+  // lo < value <= hi.
+  FieldChecks& AboveUpTo(double value, double lo, double hi,
+                         absl::string_view name) {
+    if (!(value > lo && value <= hi)) {
+      Fail(name, absl::StrCat("must be in (", lo, ", ", hi, "]"));
+    }
+    return *this;
+  }
+  FieldChecks& Within(double value, double lo, double hi,
+                      absl::string_view name) {
+    if (!(value >= lo && value <= hi)) {
+      Fail(name, absl::StrCat("must be within ", lo, "-", hi));
+    }
+    return *this;
+  }
+  absl::Status status() const { return status_; }
+
+ private:
+  void Fail(absl::string_view name, absl::string_view rule) {
+    if (!status_.ok()) return;
+    status_ = Invalid(
+        prefix_.empty() ? std::string(name) : absl::StrCat(prefix_, ".", name),
+        rule);
+  }
+
+  std::string prefix_;
+  absl::Status status_;
+};
+
+std::string InstrumentPath(v1::Instrument instrument) {
+  return absl::StrCat("rules.instruments[",
+                      engine::InstrumentRegistry::KeyOf(instrument, ""), "]");
+}
+
+// What InstrumentRegistry::Create leaves unchecked.
+absl::Status CheckInstrumentExtras(const v1::InstrumentDefinition& d) {
+  const std::string where = InstrumentPath(d.instrument());
+  if (d.construct() == v1::CONSTRUCT_UNSPECIFIED ||
+      !v1::Construct_IsValid(d.construct())) {
+    return Invalid(absl::StrCat(where, ".construct"), "is required");
+  }
+  FieldChecks checks(where);
+  checks.Finite(d.total_min(), "total_min").Finite(d.total_max(), "total_max");
+  if (d.item_count() > 0) {
+    checks.Finite(d.item_min(), "item_min").Finite(d.item_max(), "item_max");
+  }
+  if (d.has_concern_below_total()) {
+    checks.Within(d.concern_below_total(), d.total_min(), d.total_max(),
+                  "concern_below_total");
+  }
+  if (d.has_reliable_drop()) {
+    checks.AboveUpTo(d.reliable_drop(), 0, d.total_max() - d.total_min(),
+                     "reliable_drop");
+  }
+  return checks.status();
+}
+
+absl::Status CheckInstruments(const v1::RulesConfig& rules) {
+  ATTUNE_RETURN_IF_ERROR(engine::InstrumentRegistry::Create(rules).status());
+  std::set<int> seen;
+  for (const v1::InstrumentDefinition& def : rules.instruments()) {
+    if (!seen.insert(def.instrument()).second) {
+      return Invalid(InstrumentPath(def.instrument()),
+                     "is listed more than once");
+    }
+    ATTUNE_RETURN_IF_ERROR(CheckInstrumentExtras(def));
+  }
+  return absl::OkStatus();
+}
+
+const v1::InstrumentDefinition* FindInstrument(const v1::RulesConfig& rules,
+                                               v1::Instrument instrument) {
+  for (const v1::InstrumentDefinition& def : rules.instruments()) {
+    if (def.instrument() == instrument) return &def;
+  }
+  return nullptr;
+}
+
+absl::Status CheckAlliancePreference(const v1::RulesConfig& rules) {
+  std::set<int> seen;
+  for (int i = 0; i < rules.alliance_preference_size(); ++i) {
+    const std::string where =
+        absl::StrCat("rules.alliance_preference[", i, "]");
+    v1::Instrument instrument = rules.alliance_preference(i);
+    const v1::InstrumentDefinition* def = FindInstrument(rules, instrument);
+    if (def == nullptr) {
+      return Invalid(where, "has no definition in rules.instruments");
+    }
+    if (def->construct() != v1::CONSTRUCT_ALLIANCE) {
+      return Invalid(where, "must be an alliance instrument");
+    }
+    if (!seen.insert(instrument).second) {
+      return Invalid(where, "is listed more than once");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckServer(const v1::ServerConfig& c) {
+  return FieldChecks("")
+      .Required(c.listen_address(), "listen_address")
+      .AtLeast(c.max_future_skew_seconds(), 0, "max_future_skew_seconds")
+      .AtLeast(c.max_batch_events(), 1, "max_batch_events")
+      .AtLeast(c.max_message_bytes(), 1, "max_message_bytes")
+      .AtLeast(c.shutdown_grace_seconds(), 0, "shutdown_grace_seconds")
+      .status();
+}
+
+absl::Status CheckStore(const v1::StoreConfig& c) {
+  return FieldChecks("store")
+      .Required(c.sqlite_path(), "sqlite_path")
+      .AtLeast(c.group_commit_max_batch(), 1, "group_commit_max_batch")
+      .status();
+}
+
+absl::Status CheckPhaseAndRupture(const v1::RulesConfig& r) {
+  const v1::PhaseConfig& p = r.phase();
+  ATTUNE_RETURN_IF_ERROR(
+      FieldChecks("rules.phase")
+          .Sessions(p.goals_expected_by_session(), "goals_expected_by_session")
+          .Sessions(p.established_expected_by_session(),
+                    "established_expected_by_session")
+          .Sessions(p.established_window(), "established_window")
+          .Range(p.established_min_at_cutoff(), 1, p.established_window(),
+                 "established_min_at_cutoff")
+          .status());
+  const v1::RuptureConfig& u = r.rupture();
+  return FieldChecks("rules.rupture")
+      .Positive(u.sd_multiplier(), "sd_multiplier")
+      // A standard deviation needs at least two ratings.
+      .Range(u.min_prior_ratings_for_sd(), 2, kMaxSessions,
+             "min_prior_ratings_for_sd")
+      .Sessions(u.decline_run(), "decline_run")
+      .Positive(u.decline_total_in_reliable_drops(),
+                "decline_total_in_reliable_drops")
+      .Sessions(u.prompt_for_sessions(), "prompt_for_sessions")
+      .status();
+}
+
+absl::Status CheckBordin(const v1::RulesConfig& r) {
+  FieldChecks checks("rules.bordin");
+  const v1::InstrumentDefinition* wai =
+      FindInstrument(r, v1::INSTRUMENT_WAI_SR);
+  if (wai == nullptr) {
+    checks.Positive(r.bordin().low_item_mean(), "low_item_mean");
+  } else {
+    // A mean at item_min or below can never be undercut.
+    checks.AboveUpTo(r.bordin().low_item_mean(), wai->item_min(),
+                     wai->item_max(), "low_item_mean");
+  }
+  return checks.status();
+}
+
+absl::Status CheckOtherModules(const v1::RulesConfig& r) {
+  ATTUNE_RETURN_IF_ERROR(
+      FieldChecks("rules")
+          .AboveUpTo(r.repair().return_fraction(), 0, 1,
+                     "repair.return_fraction")
+          .Sessions(r.dropout_risk().weak_early_by_session(),
+                    "dropout_risk.weak_early_by_session")
+          .Within(r.rater_discrepancy().min_gap_percent(), 0, 100,
+                  "rater_discrepancy.min_gap_percent")
+          .Sessions(r.feedback_adherence().held_sessions_without_measure(),
+                    "feedback_adherence.held_sessions_without_measure")
+          .status());
+  ATTUNE_RETURN_IF_ERROR(CheckBordin(r));
+  const v1::ClinicianLoadConfig& l = r.clinician_load();
+  return FieldChecks("rules.clinician_load")
+      .AtLeast(l.max_sessions_per_day(), 1, "max_sessions_per_day")
+      .AtLeast(l.max_back_to_back(), 1, "max_back_to_back")
+      .Range(l.back_to_back_gap_minutes(), 0, kMinutesPerDay,
+             "back_to_back_gap_minutes")
+      .AboveUpTo(l.max_day_span_hours(), 0, 24, "max_day_span_hours")
+      .status();
+}
+
+absl::Status CheckBudget(const v1::AlertBudgetConfig& b) {
+  return FieldChecks("rules.budget")
+      .AtLeast(b.max_visible_per_episode(), 1, "max_visible_per_episode")
+      .Range(b.dismiss_cooldown_sessions(), 0, kMaxSessions,
+             "dismiss_cooldown_sessions")
+      .AtLeast(b.prompt_ttl_days(), 1, "prompt_ttl_days")
+      .AtLeast(b.max_snooze_days(), 1, "max_snooze_days")
+      .status();
+}
+
+}  // namespace
+
+absl::Status ValidateConfig(const v1::ServerConfig& config) {
+  ATTUNE_RETURN_IF_ERROR(CheckServer(config));
+  ATTUNE_RETURN_IF_ERROR(CheckStore(config.store()));
+  const v1::RulesConfig& rules = config.rules();
+  ATTUNE_RETURN_IF_ERROR(CheckInstruments(rules));
+  ATTUNE_RETURN_IF_ERROR(CheckAlliancePreference(rules));
+  ATTUNE_RETURN_IF_ERROR(CheckPhaseAndRupture(rules));
+  ATTUNE_RETURN_IF_ERROR(CheckOtherModules(rules));
+  return CheckBudget(rules.budget());
+}
+
+}  // namespace attune::config
