@@ -198,9 +198,9 @@ absl::StatusOr<ScoredMeasure> InstrumentRegistry::Score(
                                   def.total_min(), "-", def.total_max()));
     }
     if (!m.items().empty() && std::abs(t - sum) > kSumTolerance) {
-      return Invalid(
-          absl::StrCat(prefix, ".total"),
-          absl::StrCat("does not equal the sum of the items (", sum, ")"));
+      // The sum is client data: name the rule, not the values.
+      return Invalid(absl::StrCat(prefix, ".total"),
+                     "must equal the sum of the items within 0.05");
     }
     s.total = t;
   } else {
