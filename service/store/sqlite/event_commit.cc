@@ -1,0 +1,206 @@
+#include "service/store/sqlite/event_commit.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "service/common/status_macros.h"
+#include "service/store/sqlite/codec.h"
+
+namespace attune::store::sqlite {
+namespace {
+
+absl::Status CheckEventIdFree(Connection& conn, const EventCommit& commit) {
+  ATTUNE_ASSIGN_OR_RETURN(
+      Statement stmt,
+      conn.Prepare("SELECT 1 FROM events WHERE tenant = ?1 AND event_id = ?2",
+                   "events: check event_id"));
+  ATTUNE_RETURN_IF_ERROR(stmt.Bind(commit.tenant, commit.event.event_id()));
+  ATTUNE_ASSIGN_OR_RETURN(bool taken, stmt.Step());
+  if (taken) {
+    return absl::AlreadyExistsError(
+        "events: event_id is already stored for this tenant");
+  }
+  return absl::OkStatus();
+}
+
+// The stored version of the commit's episode (0 when it does not exist).
+absl::StatusOr<int64_t> StoredVersion(Connection& conn,
+                                      const EventCommit& commit) {
+  ATTUNE_ASSIGN_OR_RETURN(Statement stmt,
+                          conn.Prepare("SELECT version FROM episodes"
+                                       " WHERE tenant = ?1 AND episode_id = ?2",
+                                       "episodes: read version"));
+  ATTUNE_RETURN_IF_ERROR(
+      stmt.Bind(commit.tenant, commit.event.episode().episode_id()));
+  ATTUNE_ASSIGN_OR_RETURN(bool found, stmt.Step());
+  return found ? stmt.ColumnInt64(0) : 0;
+}
+
+absl::Status WriteEpisode(Connection& conn, const EventCommit& commit,
+                          int64_t new_version, int64_t now_nanos) {
+  ATTUNE_ASSIGN_OR_RETURN(
+      std::string assessment,
+      SerializeMessage(commit.assessment, "episodes: assessment"));
+  const std::string& episode_id = commit.event.episode().episode_id();
+  if (commit.expected_version == 0) {
+    ATTUNE_ASSIGN_OR_RETURN(
+        Statement insert,
+        conn.Prepare("INSERT INTO episodes"
+                     " (tenant, episode_id, version, assessment, updated_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5)",
+                     "episodes: insert"));
+    ATTUNE_RETURN_IF_ERROR(insert.Bind(commit.tenant, episode_id, new_version,
+                                       Blob{assessment}, now_nanos));
+    return insert.Run();
+  }
+  ATTUNE_ASSIGN_OR_RETURN(
+      Statement update,
+      conn.Prepare("UPDATE episodes"
+                   " SET version = ?3, assessment = ?4, updated_at = ?5"
+                   " WHERE tenant = ?1 AND episode_id = ?2 AND version = ?6",
+                   "episodes: update"));
+  ATTUNE_RETURN_IF_ERROR(update.Bind(commit.tenant, episode_id, new_version,
+                                     Blob{assessment}, now_nanos,
+                                     commit.expected_version));
+  ATTUNE_RETURN_IF_ERROR(update.Run());
+  if (update.Changes() != 1) {
+    // StoredVersion just matched inside the same transaction.
+    return absl::InternalError("episodes: version changed during commit");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteEvent(Connection& conn, const EventCommit& commit,
+                        int64_t seq) {
+  ATTUNE_ASSIGN_OR_RETURN(std::string event,
+                          SerializeMessage(commit.event, "events: event"));
+  ATTUNE_ASSIGN_OR_RETURN(
+      std::string response,
+      SerializeMessage(commit.response, "events: response"));
+  ATTUNE_ASSIGN_OR_RETURN(
+      Statement stmt,
+      conn.Prepare("INSERT INTO events (tenant, event_id, episode_id, seq,"
+                   " occurred_at, fingerprint, event, response)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                   "events: insert"));
+  ATTUNE_RETURN_IF_ERROR(stmt.Bind(commit.tenant, commit.event.event_id(),
+                                   commit.event.episode().episode_id(), seq,
+                                   TimestampToNanos(commit.event.occurred_at()),
+                                   Blob{commit.fingerprint}, Blob{event},
+                                   Blob{response}));
+  return stmt.Run();
+}
+
+absl::Status UpsertPrompt(Connection& conn, const std::string& tenant,
+                          const v1::Prompt& prompt) {
+  ATTUNE_ASSIGN_OR_RETURN(std::string bytes,
+                          SerializeMessage(prompt, "prompts: prompt"));
+  ATTUNE_ASSIGN_OR_RETURN(
+      Statement stmt,
+      conn.Prepare(
+          "INSERT INTO prompts (tenant, prompt_id, episode_id, clinician_id,"
+          " kind, module_id, status, priority, updated_at, prompt)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+          " ON CONFLICT (tenant, prompt_id) DO UPDATE SET"
+          " episode_id = excluded.episode_id,"
+          " clinician_id = excluded.clinician_id, kind = excluded.kind,"
+          " module_id = excluded.module_id, status = excluded.status,"
+          " priority = excluded.priority, updated_at = excluded.updated_at,"
+          " prompt = excluded.prompt",
+          "prompts: upsert"));
+  ATTUNE_RETURN_IF_ERROR(stmt.Bind(
+      tenant, prompt.id(), prompt.episode().episode_id(),
+      prompt.episode().clinician_id(), prompt.kind(), prompt.module_id(),
+      static_cast<int>(prompt.status()), prompt.priority(),
+      TimestampToNanos(prompt.updated_at()), Blob{bytes}));
+  return stmt.Run();
+}
+
+absl::Status WriteFeedback(Connection& conn, const EventCommit& commit,
+                           const FeedbackRecord& feedback) {
+  ATTUNE_ASSIGN_OR_RETURN(
+      Statement stmt,
+      conn.Prepare("INSERT INTO prompt_feedback (tenant, event_id, prompt_id,"
+                   " module_id, kind, outcome, reason, occurred_at)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                   "prompt_feedback: insert"));
+  ATTUNE_RETURN_IF_ERROR(stmt.Bind(
+      commit.tenant, commit.event.event_id(), feedback.prompt_id,
+      feedback.module_id, feedback.kind, static_cast<int>(feedback.outcome),
+      static_cast<int>(feedback.reason), TimeToNanos(feedback.occurred_at)));
+  return stmt.Run();
+}
+
+absl::Status UpsertHeldSession(Connection& conn, const EventCommit& commit) {
+  const v1::SessionHeld& held = commit.event.session_held();
+  ATTUNE_ASSIGN_OR_RETURN(
+      Statement stmt,
+      conn.Prepare("INSERT INTO held_sessions (tenant, episode_id,"
+                   " session_number, clinician_id, start_at, end_at)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                   " ON CONFLICT (tenant, episode_id, session_number)"
+                   " DO UPDATE SET clinician_id = excluded.clinician_id,"
+                   " start_at = excluded.start_at, end_at = excluded.end_at",
+                   "held_sessions: upsert"));
+  ATTUNE_RETURN_IF_ERROR(
+      stmt.Bind(commit.tenant, commit.event.episode().episode_id(),
+                held.session_number(), commit.event.episode().clinician_id(),
+                TimestampToNanos(held.start()), TimestampToNanos(held.end())));
+  return stmt.Run();
+}
+
+}  // namespace
+
+absl::Status ValidateEventCommit(const EventCommit& commit) {
+  if (commit.tenant.empty()) {
+    return absl::InvalidArgumentError("commit.tenant: must not be empty");
+  }
+  if (commit.event.event_id().empty()) {
+    return absl::InvalidArgumentError(
+        "commit.event.event_id: must not be empty");
+  }
+  if (commit.event.episode().episode_id().empty()) {
+    return absl::InvalidArgumentError(
+        "commit.event.episode.episode_id: must not be empty");
+  }
+  if (commit.expected_version < 0) {
+    return absl::InvalidArgumentError(
+        "commit.expected_version: must not be negative");
+  }
+  for (size_t i = 0; i < commit.prompt_upserts.size(); ++i) {
+    if (commit.prompt_upserts[i].id().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("commit.prompt_upserts[", i, "].id: must not be empty"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyEventCommit(Connection& conn, const EventCommit& commit,
+                              int64_t now_nanos) {
+  // Checked before the version so that a resubmitted event reports
+  // ALREADY_EXISTS (the engine then compares fingerprints) rather than a
+  // version conflict it would retry.
+  ATTUNE_RETURN_IF_ERROR(CheckEventIdFree(conn, commit));
+  ATTUNE_ASSIGN_OR_RETURN(int64_t stored, StoredVersion(conn, commit));
+  if (stored != commit.expected_version) {
+    return absl::AbortedError(
+        absl::StrCat("episodes: version conflict (expected ",
+                     commit.expected_version, ", stored ", stored, ")"));
+  }
+  const int64_t new_version = commit.expected_version + 1;
+  ATTUNE_RETURN_IF_ERROR(WriteEpisode(conn, commit, new_version, now_nanos));
+  ATTUNE_RETURN_IF_ERROR(WriteEvent(conn, commit, new_version));
+  for (const v1::Prompt& prompt : commit.prompt_upserts) {
+    ATTUNE_RETURN_IF_ERROR(UpsertPrompt(conn, commit.tenant, prompt));
+  }
+  if (commit.feedback.has_value()) {
+    ATTUNE_RETURN_IF_ERROR(WriteFeedback(conn, commit, *commit.feedback));
+  }
+  if (commit.event.has_session_held()) {
+    ATTUNE_RETURN_IF_ERROR(UpsertHeldSession(conn, commit));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace attune::store::sqlite

@@ -1,0 +1,41 @@
+// PromptPageToken: the opaque ListPrompts page token (keyset paging).
+//
+// A token names the last prompt of the previous page by its sort key
+// (priority, updated_at, prompt_id), so pages stay stable while prompts are
+// added. It also carries a hash of the query's filter (tenant, episode or
+// clinician, statuses): a token is only valid for the query that produced
+// it. The encoding is URL-safe base64 of a versioned text form; callers
+// must treat it as opaque. Not specific to SQLite: a second backend can use
+// it unchanged.
+#ifndef ATTUNE_SERVICE_STORE_SQLITE_PAGE_TOKEN_H_
+#define ATTUNE_SERVICE_STORE_SQLITE_PAGE_TOKEN_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "service/store/store.h"
+
+namespace attune::store::sqlite {
+
+struct PromptPageToken {
+  uint64_t filter_hash = 0;
+  int64_t priority = 0;
+  int64_t updated_at_nanos = 0;
+  std::string prompt_id;
+};
+
+// A stable (cross-process, cross-build) hash of the query's filter; page
+// size and token are not part of it.
+uint64_t PromptFilterHash(const PromptQuery& query);
+
+std::string EncodePromptPageToken(const PromptPageToken& token);
+
+// INVALID_ARGUMENT "page_token: ..." when `encoded` is not a token this code
+// produced.
+absl::StatusOr<PromptPageToken> DecodePromptPageToken(
+    const std::string& encoded);
+
+}  // namespace attune::store::sqlite
+
+#endif  // ATTUNE_SERVICE_STORE_SQLITE_PAGE_TOKEN_H_

@@ -1,0 +1,586 @@
+#include "service/store/sqlite/sqlite_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "service/common/log.h"
+#include "service/common/status_macros.h"
+#include "service/store/sqlite/codec.h"
+#include "service/store/sqlite/connection.h"
+#include "service/store/sqlite/event_commit.h"
+#include "service/store/sqlite/migrations.h"
+#include "service/store/sqlite/page_token.h"
+
+namespace attune::store {
+
+using sqlite::Connection;
+using sqlite::ConnectionOptions;
+using sqlite::Statement;
+
+namespace {
+
+constexpr int kMaxPageSize = 500;
+// As many statuses as the enum has values.
+constexpr int kMaxStatusFilter = v1::PromptStatus_ARRAYSIZE;
+
+absl::Status ValidateOptions(const SqliteStoreOptions& options) {
+  if (options.path.empty()) {
+    return absl::InvalidArgumentError("sqlite store: path must not be empty");
+  }
+  if (options.path == ":memory:" ||
+      absl::StartsWith(options.path, "file::memory:")) {
+    return absl::InvalidArgumentError(
+        "sqlite store: path must be a file (WAL needs one), not :memory:");
+  }
+  if (options.max_batch < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sqlite store: max_batch must be at least 1, got ", options.max_batch));
+  }
+  if (options.busy_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "sqlite store: busy_timeout must not be negative");
+  }
+  if (options.max_idle_read_connections < 0) {
+    return absl::InvalidArgumentError(
+        "sqlite store: max_idle_read_connections must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+// Reads the settings back from the write connection, so that a pragma SQLite
+// silently ignored is caught at open rather than discovered after a crash.
+absl::StatusOr<SqliteStore::Settings> ConfigureWriter(Connection& conn,
+                                                      const std::string& path) {
+  SqliteStore::Settings settings;
+  ATTUNE_ASSIGN_OR_RETURN(
+      settings.journal_mode,
+      conn.QueryText("PRAGMA journal_mode = WAL", "set journal_mode"));
+  if (settings.journal_mode != "wal") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("sqlite store ", path, ": journal_mode is ",
+                     settings.journal_mode, ", WAL is required"));
+  }
+  ATTUNE_ASSIGN_OR_RETURN(
+      settings.synchronous,
+      conn.QueryInt64("PRAGMA synchronous", "read synchronous"));
+  ATTUNE_ASSIGN_OR_RETURN(
+      int64_t foreign_keys,
+      conn.QueryInt64("PRAGMA foreign_keys", "read foreign_keys"));
+  settings.foreign_keys = foreign_keys == 1;
+  if (settings.synchronous != 2 || !settings.foreign_keys) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("sqlite store ", path,
+                     ": synchronous=FULL and foreign_keys=ON did "
+                     "not take effect"));
+  }
+  return settings;
+}
+
+// Ends a read transaction (or leaves none behind) on every path.
+class ReadTransaction {
+ public:
+  static absl::StatusOr<ReadTransaction> Begin(Connection& conn) {
+    ATTUNE_RETURN_IF_ERROR(conn.Exec("BEGIN", "begin read transaction"));
+    return ReadTransaction(conn);
+  }
+  ReadTransaction(ReadTransaction&& other) noexcept
+      : conn_(std::exchange(other.conn_, nullptr)) {}
+  ReadTransaction& operator=(ReadTransaction&&) = delete;
+  ~ReadTransaction() {
+    if (conn_ != nullptr && conn_->InTransaction()) {
+      conn_->Exec("ROLLBACK", "end read transaction").IgnoreError();
+    }
+  }
+
+ private:
+  explicit ReadTransaction(Connection& conn) : conn_(&conn) {}
+  Connection* conn_;
+};
+
+absl::Status BatchFailure(const absl::Status& cause, size_t batch_size) {
+  std::string message =
+      absl::StrCat("sqlite commit batch of ", batch_size,
+                   " rolled back, nothing of it stored: ", cause.message());
+  if (cause.code() == absl::StatusCode::kUnavailable) {
+    return absl::UnavailableError(message);
+  }
+  return absl::InternalError(message);
+}
+
+struct SavepointResult {
+  absl::Status status;
+  // The batch's transaction is gone or unusable: the whole batch fails.
+  bool batch_broken = false;
+};
+
+SavepointResult ApplyInSavepoint(Connection& conn, const EventCommit& commit,
+                                 int64_t now_nanos) {
+  SavepointResult result;
+  result.status = conn.Exec("SAVEPOINT attune_commit", "savepoint");
+  if (!result.status.ok()) {
+    result.batch_broken = true;
+    return result;
+  }
+  result.status = sqlite::ApplyEventCommit(conn, commit, now_nanos);
+  if (result.status.ok()) {
+    result.status = conn.Exec("RELEASE attune_commit", "release savepoint");
+    if (result.status.ok()) return result;
+  }
+  // SQLite rolls back the whole transaction on its own after some errors
+  // (I/O, out of memory); then nothing of the batch survives.
+  if (!conn.InTransaction()) {
+    result.batch_broken = true;
+    return result;
+  }
+  absl::Status rollback =
+      conn.Exec("ROLLBACK TO attune_commit; RELEASE attune_commit",
+                "roll back savepoint");
+  if (!rollback.ok()) {
+    result.status = rollback;
+    result.batch_broken = true;
+  }
+  return result;
+}
+
+}  // namespace
+
+class SqliteStore::ReadLease {
+ public:
+  ReadLease(SqliteStore* store, std::unique_ptr<Connection> conn)
+      : store_(store), conn_(std::move(conn)) {}
+  ReadLease(ReadLease&& other) noexcept = default;
+  ReadLease& operator=(ReadLease&&) = delete;
+  ~ReadLease() {
+    if (conn_ != nullptr) store_->ReleaseReader(std::move(conn_));
+  }
+  Connection& operator*() const { return *conn_; }
+  Connection* operator->() const { return conn_.get(); }
+
+ private:
+  SqliteStore* store_;
+  std::unique_ptr<Connection> conn_;
+};
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(
+    const SqliteStoreOptions& options) {
+  ATTUNE_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store,
+                          SqliteStore::Open(options));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
+    const SqliteStoreOptions& options) {
+  ATTUNE_RETURN_IF_ERROR(ValidateOptions(options));
+  ATTUNE_ASSIGN_OR_RETURN(
+      std::unique_ptr<Connection> writer,
+      Connection::Open(options.path,
+                       ConnectionOptions{.busy_timeout = options.busy_timeout,
+                                         .read_only = false}));
+  ATTUNE_ASSIGN_OR_RETURN(Settings settings,
+                          ConfigureWriter(*writer, options.path));
+  ATTUNE_ASSIGN_OR_RETURN(sqlite::MigrationResult migration,
+                          sqlite::Migrate(*writer, options.path));
+  settings.schema_version = migration.to_version;
+  settings.migrated_from_version = migration.from_version;
+
+  std::unique_ptr<SqliteStore> store(
+      new SqliteStore(options, std::move(writer), settings));
+  // Open one reader now so that an unreadable file fails here, not on the
+  // first request.
+  { ATTUNE_ASSIGN_OR_RETURN(ReadLease lease, store->AcquireReader()); }
+  ATTUNE_LOG(INFO) << "sqlite store opened"
+                   << LogField("schema_version", settings.schema_version)
+                   << LogField("migrated_from", migration.from_version)
+                   << LogField("max_batch", options.max_batch);
+  return store;
+}
+
+SqliteStore::SqliteStore(SqliteStoreOptions options,
+                         std::unique_ptr<Connection> writer, Settings settings)
+    : options_(std::move(options)),
+      settings_(std::move(settings)),
+      writer_conn_(std::move(writer)) {
+  writer_thread_ = std::thread([this] { WriterLoop(); });
+}
+
+SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  writer_thread_.join();
+}
+
+std::future<absl::Status> SqliteStore::CommitAsync(EventCommit commit) {
+  std::promise<absl::Status> done;
+  std::future<absl::Status> future = done.get_future();
+  absl::Status valid = sqlite::ValidateEventCommit(commit);
+  if (!valid.ok()) {
+    done.set_value(std::move(valid));
+    return future;
+  }
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (stopping_) {
+      done.set_value(absl::UnavailableError("sqlite store is shutting down"));
+      return future;
+    }
+    queue_.push_back(PendingCommit{std::move(commit), std::move(done)});
+  }
+  queue_cv_.notify_all();
+  return future;
+}
+
+void SqliteStore::HoldWriterUntilQueued(int n) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    hold_until_queued_ = n > 0 ? static_cast<size_t>(n) : 0;
+  }
+  queue_cv_.notify_all();
+}
+
+SqliteStore::Stats SqliteStore::stats() const {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  return stats_;
+}
+
+void SqliteStore::WriterLoop() {
+  const size_t max_batch = static_cast<size_t>(options_.max_batch);
+  for (;;) {
+    std::vector<PendingCommit> batch;
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [this] {
+        return stopping_ ||
+               (!queue_.empty() && queue_.size() >= hold_until_queued_);
+      });
+      if (queue_.empty()) return;  // Stopping, and everything is done.
+      hold_until_queued_ = 0;
+      const size_t n = std::min(queue_.size(), max_batch);
+      batch.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    RunBatch(batch);
+  }
+}
+
+void SqliteStore::RunBatch(std::vector<PendingCommit>& batch) {
+  Connection& conn = *writer_conn_;
+  std::vector<absl::Status> results(batch.size());
+  absl::Status batch_status = conn.Exec("BEGIN IMMEDIATE", "begin batch");
+  if (batch_status.ok()) {
+    const int64_t now = sqlite::TimeToNanos(absl::Now());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      SavepointResult applied = ApplyInSavepoint(conn, batch[i].commit, now);
+      if (applied.batch_broken) {
+        batch_status = applied.status;
+        break;
+      }
+      results[i] = std::move(applied.status);
+    }
+  }
+  if (batch_status.ok()) {
+    batch_status = conn.Exec("COMMIT", "commit batch");
+  }
+  if (!batch_status.ok()) {
+    if (conn.InTransaction()) {
+      conn.Exec("ROLLBACK", "roll back batch").IgnoreError();
+    }
+    // Even commits rejected on their own fail with the batch: their
+    // ALREADY_EXISTS or ABORTED may have been caused by an earlier commit of
+    // the batch that is now rolled back.
+    absl::Status failure = BatchFailure(batch_status, batch.size());
+    for (absl::Status& result : results) result = failure;
+    ATTUNE_LOG(ERROR) << "sqlite commit batch failed"
+                      << LogField("code",
+                                  absl::StatusCodeToString(failure.code()))
+                      << LogField("batch", batch.size())
+                      << LogField("cause", batch_status.message());
+  }
+
+  int64_t ok_count = 0;
+  for (const absl::Status& result : results) ok_count += result.ok() ? 1 : 0;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stats_.batches += 1;
+    stats_.commits += ok_count;
+    stats_.rejected += static_cast<int64_t>(batch.size()) - ok_count;
+    stats_.max_batch_seen =
+        std::max(stats_.max_batch_seen, static_cast<int64_t>(batch.size()));
+  }
+  // Only now, after COMMIT has returned, do callers learn the outcome.
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i].done.set_value(std::move(results[i]));
+  }
+}
+
+absl::StatusOr<SqliteStore::ReadLease> SqliteStore::AcquireReader() {
+  {
+    std::lock_guard<std::mutex> lock(readers_mu_);
+    if (!idle_readers_.empty()) {
+      std::unique_ptr<Connection> conn = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return ReadLease(this, std::move(conn));
+    }
+  }
+  ATTUNE_ASSIGN_OR_RETURN(
+      std::unique_ptr<Connection> conn,
+      Connection::Open(options_.path,
+                       ConnectionOptions{.busy_timeout = options_.busy_timeout,
+                                         .read_only = true}));
+  return ReadLease(this, std::move(conn));
+}
+
+void SqliteStore::ReleaseReader(std::unique_ptr<Connection> conn) {
+  if (conn->InTransaction() && !conn->Exec("ROLLBACK", "release reader").ok()) {
+    return;  // Not reusable; closed here.
+  }
+  std::lock_guard<std::mutex> lock(readers_mu_);
+  if (idle_readers_.size() <
+      static_cast<size_t>(options_.max_idle_read_connections)) {
+    idle_readers_.push_back(std::move(conn));
+  }
+}
+
+absl::StatusOr<std::optional<StoredEvent>> SqliteStore::FindEvent(
+    const std::string& tenant, const std::string& event_id) {
+  ATTUNE_ASSIGN_OR_RETURN(ReadLease conn, AcquireReader());
+  ATTUNE_ASSIGN_OR_RETURN(
+      Statement stmt,
+      conn->Prepare("SELECT fingerprint, event, response FROM events"
+                    " WHERE tenant = ?1 AND event_id = ?2",
+                    "events: find by event_id"));
+  ATTUNE_RETURN_IF_ERROR(stmt.Bind(tenant, event_id));
+  ATTUNE_ASSIGN_OR_RETURN(bool found, stmt.Step());
+  if (!found) return std::nullopt;
+  StoredEvent stored;
+  stored.fingerprint = std::string(stmt.ColumnBytes(0));
+  ATTUNE_RETURN_IF_ERROR(
+      sqlite::ParseMessage(stmt.ColumnBytes(1), &stored.event, "events"));
+  ATTUNE_RETURN_IF_ERROR(
+      sqlite::ParseMessage(stmt.ColumnBytes(2), &stored.response, "events"));
+  return stored;
+}
+
+absl::StatusOr<EpisodeSnapshot> SqliteStore::LoadEpisode(
+    const std::string& tenant, const std::string& episode_id) {
+  ATTUNE_ASSIGN_OR_RETURN(ReadLease conn, AcquireReader());
+  // One read transaction: version, events and prompts from one snapshot.
+  ATTUNE_ASSIGN_OR_RETURN(ReadTransaction txn, ReadTransaction::Begin(*conn));
+  EpisodeSnapshot snapshot;
+  {
+    ATTUNE_ASSIGN_OR_RETURN(
+        Statement stmt, conn->Prepare("SELECT version, assessment FROM episodes"
+                                      " WHERE tenant = ?1 AND episode_id = ?2",
+                                      "episodes: load"));
+    ATTUNE_RETURN_IF_ERROR(stmt.Bind(tenant, episode_id));
+    ATTUNE_ASSIGN_OR_RETURN(bool found, stmt.Step());
+    if (!found) return snapshot;
+    snapshot.exists = true;
+    snapshot.version = stmt.ColumnInt64(0);
+    ATTUNE_RETURN_IF_ERROR(sqlite::ParseMessage(
+        stmt.ColumnBytes(1), &snapshot.assessment, "episodes"));
+  }
+  {
+    ATTUNE_ASSIGN_OR_RETURN(
+        Statement stmt,
+        conn->Prepare("SELECT event FROM events"
+                      " WHERE tenant = ?1 AND episode_id = ?2 ORDER BY seq",
+                      "events: load episode"));
+    ATTUNE_RETURN_IF_ERROR(stmt.Bind(tenant, episode_id));
+    for (;;) {
+      ATTUNE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      ATTUNE_RETURN_IF_ERROR(sqlite::ParseMessage(
+          stmt.ColumnBytes(0), &snapshot.events.emplace_back(), "events"));
+    }
+  }
+  {
+    ATTUNE_ASSIGN_OR_RETURN(
+        Statement stmt,
+        conn->Prepare("SELECT prompt FROM prompts"
+                      " WHERE tenant = ?1 AND episode_id = ?2"
+                      " ORDER BY priority DESC, updated_at DESC, prompt_id",
+                      "prompts: load episode"));
+    ATTUNE_RETURN_IF_ERROR(stmt.Bind(tenant, episode_id));
+    for (;;) {
+      ATTUNE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      ATTUNE_RETURN_IF_ERROR(sqlite::ParseMessage(
+          stmt.ColumnBytes(0), &snapshot.prompts.emplace_back(), "prompts"));
+    }
+  }
+  return snapshot;
+}
+
+absl::StatusOr<std::optional<v1::Prompt>> SqliteStore::GetPrompt(
+    const std::string& tenant, const std::string& prompt_id) {
+  ATTUNE_ASSIGN_OR_RETURN(ReadLease conn, AcquireReader());
+  ATTUNE_ASSIGN_OR_RETURN(Statement stmt,
+                          conn->Prepare("SELECT prompt FROM prompts"
+                                        " WHERE tenant = ?1 AND prompt_id = ?2",
+                                        "prompts: get"));
+  ATTUNE_RETURN_IF_ERROR(stmt.Bind(tenant, prompt_id));
+  ATTUNE_ASSIGN_OR_RETURN(bool found, stmt.Step());
+  if (!found) return std::nullopt;
+  v1::Prompt prompt;
+  ATTUNE_RETURN_IF_ERROR(
+      sqlite::ParseMessage(stmt.ColumnBytes(0), &prompt, "prompts"));
+  return prompt;
+}
+
+absl::StatusOr<PromptPage> SqliteStore::ListPrompts(const PromptQuery& query) {
+  if (query.episode_id.empty() == query.clinician_id.empty()) {
+    return absl::InvalidArgumentError(
+        "episode_id, clinician_id: exactly one must be set");
+  }
+  if (query.page_size < 1 || query.page_size > kMaxPageSize) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_size: must be 1-", kMaxPageSize, ", got ", query.page_size));
+  }
+  const uint64_t filter_hash = sqlite::PromptFilterHash(query);
+  std::optional<sqlite::PromptPageToken> after;
+  if (!query.page_token.empty()) {
+    ATTUNE_ASSIGN_OR_RETURN(after,
+                            sqlite::DecodePromptPageToken(query.page_token));
+    if (after->filter_hash != filter_hash) {
+      return absl::InvalidArgumentError(
+          "page_token: belongs to a different query (tenant, episode_id, "
+          "clinician_id or statuses changed)");
+    }
+  }
+  std::vector<int> statuses(query.statuses.begin(), query.statuses.end());
+  std::sort(statuses.begin(), statuses.end());
+  statuses.erase(std::unique(statuses.begin(), statuses.end()), statuses.end());
+  if (statuses.size() > static_cast<size_t>(kMaxStatusFilter)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("statuses: at most ", kMaxStatusFilter,
+                     " distinct values, got ", statuses.size()));
+  }
+
+  // The SQL text depends only on which id is queried, whether there is a
+  // status filter and whether there is a token: eight cached variants. The
+  // status list is padded to a fixed length by repeating a value.
+  std::string sql = absl::StrCat(
+      "SELECT priority, updated_at, prompt_id, prompt FROM prompts"
+      " WHERE tenant = ? AND ",
+      query.episode_id.empty() ? "clinician_id" : "episode_id", " = ?");
+  if (!statuses.empty()) {
+    absl::StrAppend(&sql, " AND status IN (?");
+    for (int i = 1; i < kMaxStatusFilter; ++i) absl::StrAppend(&sql, ", ?");
+    absl::StrAppend(&sql, ")");
+  }
+  if (after.has_value()) {
+    // Rows after the token in (priority DESC, updated_at DESC, prompt_id)
+    // order; the first term lets SQLite seek in the index.
+    absl::StrAppend(
+        &sql,
+        " AND priority <= ? AND (priority < ? OR (priority = ? AND"
+        " (updated_at < ? OR (updated_at = ? AND prompt_id > ?))))");
+  }
+  absl::StrAppend(
+      &sql, " ORDER BY priority DESC, updated_at DESC, prompt_id LIMIT ?");
+
+  ATTUNE_ASSIGN_OR_RETURN(ReadLease conn, AcquireReader());
+  ATTUNE_ASSIGN_OR_RETURN(Statement stmt, conn->Prepare(sql, "prompts: list"));
+  int index = 0;
+  ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, query.tenant));
+  ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, query.episode_id.empty()
+                                                   ? query.clinician_id
+                                                   : query.episode_id));
+  if (!statuses.empty()) {
+    for (size_t i = 0; i < static_cast<size_t>(kMaxStatusFilter); ++i) {
+      ATTUNE_RETURN_IF_ERROR(
+          stmt.BindOne(++index, statuses[std::min(i, statuses.size() - 1)]));
+    }
+  }
+  if (after.has_value()) {
+    ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, after->priority));
+    ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, after->priority));
+    ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, after->priority));
+    ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, after->updated_at_nanos));
+    ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, after->updated_at_nanos));
+    ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, after->prompt_id));
+  }
+  // One row more than the page tells whether another page follows.
+  ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, query.page_size + 1));
+
+  PromptPage page;
+  sqlite::PromptPageToken last;
+  for (;;) {
+    ATTUNE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    if (static_cast<int>(page.prompts.size()) == query.page_size) {
+      last.filter_hash = filter_hash;
+      page.next_page_token = sqlite::EncodePromptPageToken(last);
+      break;
+    }
+    last.priority = stmt.ColumnInt64(0);
+    last.updated_at_nanos = stmt.ColumnInt64(1);
+    last.prompt_id = std::string(stmt.ColumnBytes(2));
+    ATTUNE_RETURN_IF_ERROR(sqlite::ParseMessage(
+        stmt.ColumnBytes(3), &page.prompts.emplace_back(), "prompts"));
+  }
+  return page;
+}
+
+absl::StatusOr<std::vector<HeldSession>> SqliteStore::ListClinicianSessions(
+    const std::string& tenant, const std::string& clinician_id, absl::Time from,
+    absl::Time to) {
+  std::vector<HeldSession> sessions;
+  if (from >= to) return sessions;
+  ATTUNE_ASSIGN_OR_RETURN(ReadLease conn, AcquireReader());
+  ATTUNE_ASSIGN_OR_RETURN(
+      Statement stmt,
+      conn->Prepare("SELECT episode_id, session_number, start_at, end_at"
+                    " FROM held_sessions"
+                    " WHERE tenant = ?1 AND clinician_id = ?2"
+                    " AND start_at >= ?3 AND start_at < ?4"
+                    " ORDER BY start_at, episode_id, session_number",
+                    "held_sessions: list by clinician"));
+  ATTUNE_RETURN_IF_ERROR(stmt.Bind(tenant, clinician_id,
+                                   sqlite::TimeToNanos(from),
+                                   sqlite::TimeToNanos(to)));
+  for (;;) {
+    ATTUNE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    HeldSession& session = sessions.emplace_back();
+    session.episode_id = std::string(stmt.ColumnBytes(0));
+    session.session_number = static_cast<int>(stmt.ColumnInt64(1));
+    session.start = absl::FromUnixNanos(stmt.ColumnInt64(2));
+    session.end = absl::FromUnixNanos(stmt.ColumnInt64(3));
+  }
+  return sessions;
+}
+
+absl::StatusOr<std::vector<FeedbackCount>> SqliteStore::CountFeedback(
+    const std::string& tenant) {
+  ATTUNE_ASSIGN_OR_RETURN(ReadLease conn, AcquireReader());
+  ATTUNE_ASSIGN_OR_RETURN(
+      Statement stmt,
+      conn->Prepare("SELECT module_id, outcome, COUNT(*) FROM prompt_feedback"
+                    " WHERE tenant = ?1 GROUP BY module_id, outcome"
+                    " ORDER BY module_id, outcome",
+                    "prompt_feedback: count"));
+  ATTUNE_RETURN_IF_ERROR(stmt.Bind(tenant));
+  std::vector<FeedbackCount> counts;
+  for (;;) {
+    ATTUNE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    FeedbackCount& count = counts.emplace_back();
+    count.module_id = std::string(stmt.ColumnBytes(0));
+    count.outcome =
+        static_cast<v1::PromptFeedback::Outcome>(stmt.ColumnInt64(1));
+    count.count = stmt.ColumnInt64(2);
+  }
+  return counts;
+}
+
+}  // namespace attune::store

@@ -1,0 +1,156 @@
+// SqliteStore: the embedded Store backend (one database file, no server).
+//
+//   ATTUNE_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
+//                           OpenSqliteStore({.path = "/var/lib/attune/a.db"}));
+//
+// Durability: WAL journal, synchronous=FULL, foreign keys on. A commit's
+// future is ready only after the transaction holding it has committed.
+//
+// Threads: one writer thread owns the write connection. CommitAsync queues
+// the commit; the writer takes up to `max_batch` queued commits and applies
+// them in one transaction (BEGIN IMMEDIATE ... COMMIT), each inside its own
+// SAVEPOINT so that a failing commit (ALREADY_EXISTS, ABORTED) is rolled back
+// alone and the rest of the batch still commits. If the COMMIT itself fails,
+// every commit of the batch fails (UNAVAILABLE or INTERNAL) and nothing of
+// the batch is stored. Reads use a pool of separate read-only connections;
+// under WAL they see the last committed state and never wait for the
+// writer's transaction. All methods are thread-safe. The destructor
+// finishes every queued commit, then joins the writer.
+//
+// Schema: see migrations.cc. Migrations run at open; a database with a newer
+// schema version than this build knows is refused (FAILED_PRECONDITION).
+#ifndef ATTUNE_SERVICE_STORE_SQLITE_SQLITE_STORE_H_
+#define ATTUNE_SERVICE_STORE_SQLITE_SQLITE_STORE_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "service/store/store.h"
+
+namespace attune::store {
+
+namespace sqlite {
+class Connection;
+}  // namespace sqlite
+
+struct SqliteStoreOptions {
+  // The database file; created when missing. Its directory must exist.
+  // Must be a real file (WAL needs one): ":memory:" is refused.
+  std::string path;
+  // Most commits grouped into one transaction (>= 1).
+  int max_batch = 256;
+  // How long a connection waits for a lock held by another connection or
+  // process before the operation fails with UNAVAILABLE.
+  absl::Duration busy_timeout = absl::Seconds(5);
+  // Idle read connections kept open (more are opened under load).
+  int max_idle_read_connections = 4;
+};
+
+// Opens (creating and migrating when needed) a SQLite-backed Store.
+// INVALID_ARGUMENT for bad options, UNAVAILABLE when the file cannot be
+// opened, FAILED_PRECONDITION when its schema is newer than this build.
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(
+    const SqliteStoreOptions& options);
+
+class SqliteStore final : public Store {
+ public:
+  // Group commit counters since open.
+  struct Stats {
+    // Commits that became durable.
+    int64_t commits = 0;
+    // Commits that failed (rolled back alone, or with a failed batch).
+    int64_t rejected = 0;
+    // Write transactions attempted.
+    int64_t batches = 0;
+    // Most commits applied in one transaction.
+    int64_t max_batch_seen = 0;
+  };
+
+  // What the write connection reported after open (read back, not assumed).
+  struct Settings {
+    std::string journal_mode;
+    int64_t synchronous = -1;
+    bool foreign_keys = false;
+    int64_t schema_version = 0;
+    // Schema version found in the file before migrations ran (0 when new).
+    int64_t migrated_from_version = 0;
+  };
+
+  // As OpenSqliteStore, returning the concrete type (stats, test hooks).
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(
+      const SqliteStoreOptions& options);
+
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+  ~SqliteStore() override;
+
+  absl::StatusOr<std::optional<StoredEvent>> FindEvent(
+      const std::string& tenant, const std::string& event_id) override;
+  absl::StatusOr<EpisodeSnapshot> LoadEpisode(
+      const std::string& tenant, const std::string& episode_id) override;
+  std::future<absl::Status> CommitAsync(EventCommit commit) override;
+  absl::StatusOr<std::optional<v1::Prompt>> GetPrompt(
+      const std::string& tenant, const std::string& prompt_id) override;
+  absl::StatusOr<PromptPage> ListPrompts(const PromptQuery& query) override;
+  absl::StatusOr<std::vector<HeldSession>> ListClinicianSessions(
+      const std::string& tenant, const std::string& clinician_id,
+      absl::Time from, absl::Time to) override;
+  absl::StatusOr<std::vector<FeedbackCount>> CountFeedback(
+      const std::string& tenant) override;
+
+  Stats stats() const;
+  const Settings& settings() const { return settings_; }
+
+  // Test hook: the writer starts its next batch only once at least `n`
+  // commits are queued (or the store is shutting down), making grouping
+  // deterministic. One-shot: cleared when that batch starts. 0 clears it.
+  void HoldWriterUntilQueued(int n);
+
+ private:
+  struct PendingCommit {
+    EventCommit commit;
+    std::promise<absl::Status> done;
+  };
+  class ReadLease;
+
+  SqliteStore(SqliteStoreOptions options,
+              std::unique_ptr<sqlite::Connection> writer, Settings settings);
+
+  void WriterLoop();
+  void RunBatch(std::vector<PendingCommit>& batch);
+
+  absl::StatusOr<ReadLease> AcquireReader();
+  void ReleaseReader(std::unique_ptr<sqlite::Connection> conn);
+
+  const SqliteStoreOptions options_;
+  const Settings settings_;
+  // Used only by the writer thread once it has started.
+  std::unique_ptr<sqlite::Connection> writer_conn_;
+
+  mutable std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<PendingCommit> queue_;
+  bool stopping_ = false;
+  size_t hold_until_queued_ = 0;
+  Stats stats_;
+
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<sqlite::Connection>> idle_readers_;
+
+  std::thread writer_thread_;
+};
+
+}  // namespace attune::store
+
+#endif  // ATTUNE_SERVICE_STORE_SQLITE_SQLITE_STORE_H_

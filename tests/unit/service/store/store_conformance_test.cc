@@ -1,0 +1,971 @@
+// The Store conformance suite: behaviour every backend must show, written
+// against the Store interface only.
+//
+// Adding a backend is one INSTANTIATE_TEST_SUITE_P line at the bottom with a
+// StoreBackend whose `open` returns a fresh, empty store. `open` receives a
+// fresh directory unique to the test; a backend without files (PostgreSQL)
+// can use its name as a unique schema or database name.
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <latch>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "service/store/sqlite/sqlite_store.h"
+#include "service/store/store.h"
+#include "tests/unit/service/store/store_test_util.h"
+
+namespace attune::store {
+namespace {
+
+using ::attune::store::testing::BaseTime;
+using ::attune::store::testing::GoalsEvent;
+using ::attune::store::testing::HeldEvent;
+using ::attune::store::testing::MakeCommit;
+using ::attune::store::testing::MakePrompt;
+using ::attune::store::testing::ProtoEq;
+using ::attune::store::testing::Ref;
+using ::attune::store::testing::TempDir;
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+using ::testing::StartsWith;
+using ::testing::UnorderedElementsAre;
+
+struct StoreBackend {
+  std::string name;
+  std::function<absl::StatusOr<std::unique_ptr<Store>>(const std::string& dir)>
+      open;
+};
+
+class StoreConformanceTest : public ::testing::TestWithParam<StoreBackend> {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<Store>> opened =
+        GetParam().open(dir_.path());
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    store_ = std::move(opened).value();
+  }
+
+  Store& store() { return *store_; }
+
+  std::vector<std::string> PromptIds(const PromptQuery& query) {
+    absl::StatusOr<PromptPage> page = store().ListPrompts(query);
+    EXPECT_TRUE(page.ok()) << page.status();
+    std::vector<std::string> ids;
+    if (!page.ok()) return ids;
+    EXPECT_THAT(page->next_page_token, IsEmpty());
+    for (const v1::Prompt& prompt : page->prompts) ids.push_back(prompt.id());
+    return ids;
+  }
+
+  static PromptQuery ByEpisode(const std::string& tenant,
+                               const std::string& episode_id,
+                               std::vector<v1::PromptStatus> statuses = {},
+                               int page_size = 500) {
+    PromptQuery query;
+    query.tenant = tenant;
+    query.episode_id = episode_id;
+    query.statuses = std::move(statuses);
+    query.page_size = page_size;
+    return query;
+  }
+
+  static PromptQuery ByClinician(const std::string& tenant,
+                                 const std::string& clinician_id,
+                                 std::vector<v1::PromptStatus> statuses = {},
+                                 int page_size = 500) {
+    PromptQuery query;
+    query.tenant = tenant;
+    query.clinician_id = clinician_id;
+    query.statuses = std::move(statuses);
+    query.page_size = page_size;
+    return query;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+// A prompt_feedback event carrying `record` for the store to count.
+EventCommit FeedbackCommit(const std::string& tenant,
+                           const std::string& event_id,
+                           const v1::EpisodeRef& ref, int64_t expected_version,
+                           const std::string& module_id,
+                           v1::PromptFeedback::Outcome outcome) {
+  v1::SessionEvent event = GoalsEvent(event_id, ref);
+  v1::PromptFeedback* payload = event.mutable_prompt_feedback();
+  payload->set_prompt_id("pr-1");
+  payload->set_outcome(outcome);
+  EventCommit commit = MakeCommit(tenant, std::move(event), expected_version);
+  FeedbackRecord record;
+  record.prompt_id = "pr-1";
+  record.module_id = module_id;
+  record.kind = module_id + "/check";
+  record.outcome = outcome;
+  if (outcome == v1::PromptFeedback::OUTCOME_DISMISSED) {
+    record.reason = v1::PromptFeedback::DISMISS_REASON_NOT_RELEVANT;
+  }
+  record.occurred_at = BaseTime();
+  commit.feedback = record;
+  return commit;
+}
+
+std::tuple<std::string, int, int64_t> AsTuple(const FeedbackCount& count) {
+  return {count.module_id, static_cast<int>(count.outcome), count.count};
+}
+
+std::vector<std::tuple<std::string, int, int64_t>> AsTuples(
+    const std::vector<FeedbackCount>& counts) {
+  std::vector<std::tuple<std::string, int, int64_t>> out;
+  for (const FeedbackCount& count : counts) out.push_back(AsTuple(count));
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Commit, find, load
+
+TEST_P(StoreConformanceTest, CommitThenFindAndLoad) {
+  const v1::EpisodeRef ref = Ref("ep-1");
+  EventCommit first = MakeCommit("t1", GoalsEvent("ev-1", ref), 0);
+  const v1::Prompt prompt =
+      MakePrompt("pr-1", ref, v1::PROMPT_STATUS_ACTIVE, 5, BaseTime());
+  first.prompt_upserts.push_back(prompt);
+  *first.response.add_prompts() = prompt;
+  ASSERT_OK(store().Commit(first));
+
+  ASSERT_OK_AND_ASSIGN(std::optional<StoredEvent> found,
+                       store().FindEvent("t1", "ev-1"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_TRUE(ProtoEq(found->event, first.event));
+  EXPECT_EQ(found->fingerprint, first.fingerprint);
+  EXPECT_TRUE(ProtoEq(found->response, first.response));
+
+  ASSERT_OK_AND_ASSIGN(EpisodeSnapshot snapshot,
+                       store().LoadEpisode("t1", "ep-1"));
+  EXPECT_TRUE(snapshot.exists);
+  EXPECT_EQ(snapshot.version, 1);
+  ASSERT_THAT(snapshot.events, SizeIs(1));
+  EXPECT_TRUE(ProtoEq(snapshot.events[0], first.event));
+  ASSERT_THAT(snapshot.prompts, SizeIs(1));
+  EXPECT_TRUE(ProtoEq(snapshot.prompts[0], prompt));
+  EXPECT_TRUE(ProtoEq(snapshot.assessment, first.assessment));
+
+  ASSERT_OK_AND_ASSIGN(std::optional<v1::Prompt> got,
+                       store().GetPrompt("t1", "pr-1"));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(ProtoEq(*got, prompt));
+
+  EventCommit second =
+      MakeCommit("t1", HeldEvent("ev-2", ref, 1, BaseTime()), 1);
+  second.assessment.set_sessions_held(1);
+  ASSERT_OK(store().Commit(second));
+  ASSERT_OK_AND_ASSIGN(snapshot, store().LoadEpisode("t1", "ep-1"));
+  EXPECT_EQ(snapshot.version, 2);
+  ASSERT_THAT(snapshot.events, SizeIs(2));
+  EXPECT_EQ(snapshot.events[0].event_id(), "ev-1");
+  EXPECT_EQ(snapshot.events[1].event_id(), "ev-2");
+  EXPECT_TRUE(ProtoEq(snapshot.assessment, second.assessment));
+}
+
+TEST_P(StoreConformanceTest, EventsComeBackInStorageOrder) {
+  const v1::EpisodeRef ref = Ref("ep-1");
+  // Ids and occurrence times deliberately disagree with commit order.
+  const std::vector<std::string> ids = {"ev-z", "ev-a", "ev-m", "ev-b"};
+  for (size_t i = 0; i < ids.size(); ++i) {
+    v1::SessionEvent event = GoalsEvent(ids[i], ref);
+    *event.mutable_occurred_at() =
+        testing::ToProto(BaseTime() - absl::Hours(static_cast<int64_t>(i)));
+    ASSERT_OK(store().Commit(
+        MakeCommit("t1", std::move(event), static_cast<int64_t>(i))));
+  }
+  ASSERT_OK_AND_ASSIGN(EpisodeSnapshot snapshot,
+                       store().LoadEpisode("t1", "ep-1"));
+  std::vector<std::string> got;
+  for (const v1::SessionEvent& event : snapshot.events) {
+    got.push_back(event.event_id());
+  }
+  EXPECT_THAT(got, ElementsAreArray(ids));
+  EXPECT_EQ(snapshot.version, 4);
+}
+
+TEST_P(StoreConformanceTest, UnknownIdsFindNothing) {
+  ASSERT_OK_AND_ASSIGN(std::optional<StoredEvent> found,
+                       store().FindEvent("t1", "ev-1"));
+  EXPECT_FALSE(found.has_value());
+  ASSERT_OK_AND_ASSIGN(EpisodeSnapshot snapshot,
+                       store().LoadEpisode("t1", "ep-1"));
+  EXPECT_FALSE(snapshot.exists);
+  EXPECT_EQ(snapshot.version, 0);
+  EXPECT_THAT(snapshot.events, IsEmpty());
+  EXPECT_THAT(snapshot.prompts, IsEmpty());
+  ASSERT_OK_AND_ASSIGN(std::optional<v1::Prompt> prompt,
+                       store().GetPrompt("t1", "pr-1"));
+  EXPECT_FALSE(prompt.has_value());
+  EXPECT_THAT(PromptIds(ByEpisode("t1", "ep-1")), IsEmpty());
+  ASSERT_OK_AND_ASSIGN(std::vector<FeedbackCount> counts,
+                       store().CountFeedback("t1"));
+  EXPECT_THAT(counts, IsEmpty());
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<HeldSession> sessions,
+      store().ListClinicianSessions("t1", "clin-1", absl::InfinitePast(),
+                                    absl::InfiniteFuture()));
+  EXPECT_THAT(sessions, IsEmpty());
+}
+
+// The idempotency data must come back exactly as stored: the engine compares
+// fingerprints byte for byte and replays the response verbatim.
+TEST_P(StoreConformanceTest, FindEventReturnsFingerprintAndResponseVerbatim) {
+  const v1::EpisodeRef ref = Ref("ep-1");
+  EventCommit commit = MakeCommit("t1", GoalsEvent("ev-1", ref), 0);
+  commit.fingerprint = std::string("\x00\xff\x01\x7f binary\n", 12);
+  const v1::Prompt prompt =
+      MakePrompt("pr-1", ref, v1::PROMPT_STATUS_ACTIVE, 3, BaseTime());
+  *commit.response.add_prompts() = prompt;
+  *commit.response.add_changed() = prompt;
+  commit.response.mutable_assessment()->mutable_alliance()->set_score(61.25);
+  ASSERT_OK(store().Commit(commit));
+
+  ASSERT_OK_AND_ASSIGN(std::optional<StoredEvent> found,
+                       store().FindEvent("t1", "ev-1"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->fingerprint.size(), 12u);
+  EXPECT_EQ(found->fingerprint, commit.fingerprint);
+  EXPECT_EQ(found->response.SerializeAsString(),
+            commit.response.SerializeAsString());
+  EXPECT_EQ(found->event.SerializeAsString(), commit.event.SerializeAsString());
+}
+
+TEST_P(StoreConformanceTest, EmptyMessagesAndFingerprintRoundTrip) {
+  EventCommit commit = MakeCommit("t1", GoalsEvent("ev-1", Ref("ep-1")), 0);
+  commit.fingerprint.clear();
+  commit.response.Clear();
+  commit.assessment.Clear();
+  ASSERT_OK(store().Commit(commit));
+  ASSERT_OK_AND_ASSIGN(std::optional<StoredEvent> found,
+                       store().FindEvent("t1", "ev-1"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->fingerprint, "");
+  EXPECT_TRUE(ProtoEq(found->response, v1::SubmitEventResponse()));
+  ASSERT_OK_AND_ASSIGN(EpisodeSnapshot snapshot,
+                       store().LoadEpisode("t1", "ep-1"));
+  EXPECT_TRUE(snapshot.exists);
+  EXPECT_TRUE(ProtoEq(snapshot.assessment, v1::Assessment()));
+}
+
+// ---------------------------------------------------------------------------
+// Failing commits store nothing
+
+TEST_P(StoreConformanceTest, DuplicateEventIdIsAlreadyExistsAndStoresNothing) {
+  const v1::EpisodeRef ref = Ref("ep-1");
+  const EventCommit original = MakeCommit("t1", GoalsEvent("ev-1", ref), 0);
+  ASSERT_OK(store().Commit(original));
+
+  // Same id, different content, correct version, and a lot of side effects.
+  EventCommit duplicate = FeedbackCommit("t1", "ev-1", ref, 1, "attune.rupture",
+                                         v1::PromptFeedback::OUTCOME_ACCEPTED);
+  *duplicate.event.mutable_session_held() =
+      HeldEvent("x", ref, 1, BaseTime()).session_held();
+  duplicate.prompt_upserts.push_back(
+      MakePrompt("pr-dup", ref, v1::PROMPT_STATUS_ACTIVE, 1, BaseTime()));
+  duplicate.fingerprint = "different";
+  EXPECT_EQ(store().Commit(duplicate).code(), absl::StatusCode::kAlreadyExists);
+
+  // The id is taken across episodes too.
+  EXPECT_EQ(store()
+                .Commit(MakeCommit("t1", GoalsEvent("ev-1", Ref("ep-2")), 0))
+                .code(),
+            absl::StatusCode::kAlreadyExists);
+
+  ASSERT_OK_AND_ASSIGN(EpisodeSnapshot snapshot,
+                       store().LoadEpisode("t1", "ep-1"));
+  EXPECT_EQ(snapshot.version, 1);
+  ASSERT_THAT(snapshot.events, SizeIs(1));
+  EXPECT_TRUE(ProtoEq(snapshot.events[0], original.event));
+  EXPECT_THAT(snapshot.prompts, IsEmpty());
+  ASSERT_OK_AND_ASSIGN(snapshot, store().LoadEpisode("t1", "ep-2"));
+  EXPECT_FALSE(snapshot.exists);
+
+  ASSERT_OK_AND_ASSIGN(std::optional<StoredEvent> found,
+                       store().FindEvent("t1", "ev-1"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->fingerprint, original.fingerprint);
+  ASSERT_OK_AND_ASSIGN(std::optional<v1::Prompt> prompt,
+                       store().GetPrompt("t1", "pr-dup"));
+  EXPECT_FALSE(prompt.has_value());
+  ASSERT_OK_AND_ASSIGN(std::vector<FeedbackCount> counts,
+                       store().CountFeedback("t1"));
+  EXPECT_THAT(counts, IsEmpty());
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<HeldSession> sessions,
+      store().ListClinicianSessions("t1", "clin-1", absl::InfinitePast(),
+                                    absl::InfiniteFuture()));
+  EXPECT_THAT(sessions, IsEmpty());
+}
+
+TEST_P(StoreConformanceTest, VersionConflictIsAbortedAndStoresNothing) {
+  const v1::EpisodeRef ref = Ref("ep-1");
+  ASSERT_OK(store().Commit(MakeCommit("t1", GoalsEvent("ev-1", ref), 0)));
+
+  // Stale: read before ev-1 was committed.
+  EventCommit stale = FeedbackCommit("t1", "ev-2", ref, 0, "attune.rupture",
+                                     v1::PromptFeedback::OUTCOME_ACCEPTED);
+  *stale.event.mutable_session_held() =
+      HeldEvent("x", ref, 1, BaseTime()).session_held();
+  stale.prompt_upserts.push_back(
+      MakePrompt("pr-1", ref, v1::PROMPT_STATUS_ACTIVE, 1, BaseTime()));
+  EXPECT_EQ(store().Commit(stale).code(), absl::StatusCode::kAborted);
+  // Ahead of the stored version.
+  EXPECT_EQ(store().Commit(MakeCommit("t1", GoalsEvent("ev-3", ref), 5)).code(),
+            absl::StatusCode::kAborted);
+  // A version for an episode that does not exist.
+  EXPECT_EQ(store()
+                .Commit(MakeCommit("t1", GoalsEvent("ev-4", Ref("ep-2")), 3))
+                .code(),
+            absl::StatusCode::kAborted);
+
+  ASSERT_OK_AND_ASSIGN(EpisodeSnapshot snapshot,
+                       store().LoadEpisode("t1", "ep-1"));
+  EXPECT_EQ(snapshot.version, 1);
+  EXPECT_THAT(snapshot.events, SizeIs(1));
+  EXPECT_THAT(snapshot.prompts, IsEmpty());
+  ASSERT_OK_AND_ASSIGN(snapshot, store().LoadEpisode("t1", "ep-2"));
+  EXPECT_FALSE(snapshot.exists);
+  for (const char* id : {"ev-2", "ev-3", "ev-4"}) {
+    ASSERT_OK_AND_ASSIGN(std::optional<StoredEvent> found,
+                         store().FindEvent("t1", id));
+    EXPECT_FALSE(found.has_value()) << id;
+  }
+  ASSERT_OK_AND_ASSIGN(std::optional<v1::Prompt> prompt,
+                       store().GetPrompt("t1", "pr-1"));
+  EXPECT_FALSE(prompt.has_value());
+  ASSERT_OK_AND_ASSIGN(std::vector<FeedbackCount> counts,
+                       store().CountFeedback("t1"));
+  EXPECT_THAT(counts, IsEmpty());
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<HeldSession> sessions,
+      store().ListClinicianSessions("t1", "clin-1", absl::InfinitePast(),
+                                    absl::InfiniteFuture()));
+  EXPECT_THAT(sessions, IsEmpty());
+
+  // The rejected event id was not consumed: a retry at the right version
+  // succeeds.
+  stale.expected_version = 1;
+  ASSERT_OK(store().Commit(stale));
+  ASSERT_OK_AND_ASSIGN(snapshot, store().LoadEpisode("t1", "ep-1"));
+  EXPECT_EQ(snapshot.version, 2);
+}
+
+// ---------------------------------------------------------------------------
+// Tenant isolation
+
+TEST_P(StoreConformanceTest, TenantsNeverSeeEachOthersData) {
+  // Identical ids in both tenants, different content.
+  struct TenantData {
+    std::string tenant;
+    absl::Time start;
+    int priority;
+    v1::PromptFeedback::Outcome outcome;
+  };
+  const std::vector<TenantData> tenants = {
+      {"tenant-a", BaseTime(), 1, v1::PromptFeedback::OUTCOME_ACCEPTED},
+      {"tenant-b", BaseTime() + absl::Hours(3), 2,
+       v1::PromptFeedback::OUTCOME_DISMISSED},
+  };
+  const v1::EpisodeRef ref = Ref("ep-1", "clin-1");
+  for (const TenantData& t : tenants) {
+    EventCommit held =
+        MakeCommit(t.tenant, HeldEvent("ev-1", ref, 1, t.start), 0);
+    held.prompt_upserts.push_back(
+        MakePrompt("pr-1", ref, v1::PROMPT_STATUS_ACTIVE, t.priority, t.start));
+    held.prompt_upserts.push_back(
+        MakePrompt("pr-2", ref, v1::PROMPT_STATUS_ACTIVE, t.priority, t.start));
+    held.fingerprint = t.tenant;
+    ASSERT_OK(store().Commit(held));
+    ASSERT_OK(store().Commit(
+        FeedbackCommit(t.tenant, "ev-2", ref, 1, "attune.rupture", t.outcome)));
+  }
+
+  for (const TenantData& t : tenants) {
+    SCOPED_TRACE(t.tenant);
+    ASSERT_OK_AND_ASSIGN(std::optional<StoredEvent> found,
+                         store().FindEvent(t.tenant, "ev-1"));
+    ASSERT_TRUE(found.has_value());
+    EXPECT_EQ(found->fingerprint, t.tenant);
+    EXPECT_EQ(found->event.session_held().start().seconds(),
+              absl::ToUnixSeconds(t.start));
+
+    ASSERT_OK_AND_ASSIGN(EpisodeSnapshot snapshot,
+                         store().LoadEpisode(t.tenant, "ep-1"));
+    EXPECT_EQ(snapshot.version, 2);
+    EXPECT_THAT(snapshot.events, SizeIs(2));
+    ASSERT_THAT(snapshot.prompts, SizeIs(2));
+    EXPECT_EQ(snapshot.prompts[0].priority(), t.priority);
+
+    ASSERT_OK_AND_ASSIGN(std::optional<v1::Prompt> prompt,
+                         store().GetPrompt(t.tenant, "pr-1"));
+    ASSERT_TRUE(prompt.has_value());
+    EXPECT_EQ(prompt->priority(), t.priority);
+
+    for (const PromptQuery& query :
+         {ByEpisode(t.tenant, "ep-1"), ByClinician(t.tenant, "clin-1")}) {
+      ASSERT_OK_AND_ASSIGN(PromptPage page, store().ListPrompts(query));
+      ASSERT_THAT(page.prompts, SizeIs(2));
+      for (const v1::Prompt& p : page.prompts) {
+        EXPECT_EQ(p.priority(), t.priority);
+      }
+    }
+
+    ASSERT_OK_AND_ASSIGN(
+        std::vector<HeldSession> sessions,
+        store().ListClinicianSessions(t.tenant, "clin-1", absl::InfinitePast(),
+                                      absl::InfiniteFuture()));
+    ASSERT_THAT(sessions, SizeIs(1));
+    EXPECT_EQ(sessions[0].start, t.start);
+
+    ASSERT_OK_AND_ASSIGN(std::vector<FeedbackCount> counts,
+                         store().CountFeedback(t.tenant));
+    EXPECT_THAT(AsTuples(counts),
+                ElementsAre(std::make_tuple(std::string("attune.rupture"),
+                                            static_cast<int>(t.outcome), 1)));
+  }
+
+  // A page token of one tenant is not valid for the other.
+  ASSERT_OK_AND_ASSIGN(PromptPage first_page,
+                       store().ListPrompts(ByEpisode("tenant-a", "ep-1", {},
+                                                     /*page_size=*/1)));
+  ASSERT_FALSE(first_page.next_page_token.empty());
+  PromptQuery other = ByEpisode("tenant-b", "ep-1", {}, 1);
+  other.page_token = first_page.next_page_token;
+  EXPECT_EQ(store().ListPrompts(other).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // A third tenant sees nothing at all.
+  ASSERT_OK_AND_ASSIGN(std::optional<StoredEvent> none,
+                       store().FindEvent("tenant-c", "ev-1"));
+  EXPECT_FALSE(none.has_value());
+  ASSERT_OK_AND_ASSIGN(EpisodeSnapshot empty,
+                       store().LoadEpisode("tenant-c", "ep-1"));
+  EXPECT_FALSE(empty.exists);
+  ASSERT_OK_AND_ASSIGN(std::optional<v1::Prompt> no_prompt,
+                       store().GetPrompt("tenant-c", "pr-1"));
+  EXPECT_FALSE(no_prompt.has_value());
+  EXPECT_THAT(PromptIds(ByEpisode("tenant-c", "ep-1")), IsEmpty());
+  EXPECT_THAT(PromptIds(ByClinician("tenant-c", "clin-1")), IsEmpty());
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<HeldSession> sessions,
+      store().ListClinicianSessions("tenant-c", "clin-1", absl::InfinitePast(),
+                                    absl::InfiniteFuture()));
+  EXPECT_THAT(sessions, IsEmpty());
+  ASSERT_OK_AND_ASSIGN(std::vector<FeedbackCount> counts,
+                       store().CountFeedback("tenant-c"));
+  EXPECT_THAT(counts, IsEmpty());
+}
+
+// ---------------------------------------------------------------------------
+// Prompts
+
+TEST_P(StoreConformanceTest, PromptUpsertReplacesTheRow) {
+  const v1::EpisodeRef ref = Ref("ep-1", "clin-1");
+  EventCommit first = MakeCommit("t1", GoalsEvent("ev-1", ref), 0);
+  first.prompt_upserts.push_back(
+      MakePrompt("pr-1", ref, v1::PROMPT_STATUS_ACTIVE, 5, BaseTime()));
+  ASSERT_OK(store().Commit(first));
+
+  EventCommit second = MakeCommit("t1", GoalsEvent("ev-2", ref), 1);
+  const v1::Prompt dismissed = MakePrompt(
+      "pr-1", ref, v1::PROMPT_STATUS_DISMISSED, 3, BaseTime() + absl::Hours(1));
+  second.prompt_upserts.push_back(dismissed);
+  ASSERT_OK(store().Commit(second));
+
+  ASSERT_OK_AND_ASSIGN(std::optional<v1::Prompt> got,
+                       store().GetPrompt("t1", "pr-1"));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(ProtoEq(*got, dismissed));
+  ASSERT_OK_AND_ASSIGN(EpisodeSnapshot snapshot,
+                       store().LoadEpisode("t1", "ep-1"));
+  ASSERT_THAT(snapshot.prompts, SizeIs(1));
+  EXPECT_EQ(snapshot.prompts[0].status(), v1::PROMPT_STATUS_DISMISSED);
+  EXPECT_THAT(PromptIds(ByEpisode("t1", "ep-1", {v1::PROMPT_STATUS_ACTIVE})),
+              IsEmpty());
+  EXPECT_THAT(PromptIds(ByEpisode("t1", "ep-1", {v1::PROMPT_STATUS_DISMISSED})),
+              ElementsAre("pr-1"));
+
+  // The episode moved to another clinician: the prompt follows its row.
+  const v1::EpisodeRef transferred = Ref("ep-1", "clin-2");
+  EventCommit third = MakeCommit("t1", GoalsEvent("ev-3", transferred), 2);
+  third.prompt_upserts.push_back(MakePrompt("pr-1", transferred,
+                                            v1::PROMPT_STATUS_ACTIVE, 3,
+                                            BaseTime() + absl::Hours(2)));
+  ASSERT_OK(store().Commit(third));
+  EXPECT_THAT(PromptIds(ByClinician("t1", "clin-1")), IsEmpty());
+  EXPECT_THAT(PromptIds(ByClinician("t1", "clin-2")), ElementsAre("pr-1"));
+  ASSERT_OK_AND_ASSIGN(snapshot, store().LoadEpisode("t1", "ep-1"));
+  EXPECT_THAT(snapshot.prompts, SizeIs(1));
+}
+
+TEST_P(StoreConformanceTest, ListPromptsOrdersByPriorityThenRecencyThenId) {
+  const v1::EpisodeRef ref = Ref("ep-1");
+  const absl::Time t = BaseTime();
+  EventCommit commit = MakeCommit("t1", GoalsEvent("ev-1", ref), 0);
+  // Inserted in scrambled order.
+  commit.prompt_upserts = {
+      MakePrompt("pr-d", ref, v1::PROMPT_STATUS_ACTIVE, 5,
+                 t + absl::Seconds(10)),
+      MakePrompt("pr-a", ref, v1::PROMPT_STATUS_ACTIVE, 1, t),
+      MakePrompt("pr-e", ref, v1::PROMPT_STATUS_ACTIVE, 0, t + absl::Hours(9)),
+      MakePrompt("pr-b", ref, v1::PROMPT_STATUS_ACTIVE, 5, t),
+      MakePrompt("pr-c", ref, v1::PROMPT_STATUS_ACTIVE, 5,
+                 t + absl::Seconds(10)),
+      // One nanosecond later than pr-c and pr-d.
+      MakePrompt("pr-f", ref, v1::PROMPT_STATUS_ACTIVE, 5,
+                 t + absl::Seconds(10) + absl::Nanoseconds(1)),
+      MakePrompt("pr-g", ref, v1::PROMPT_STATUS_ACTIVE, -2, t),
+  };
+  ASSERT_OK(store().Commit(commit));
+  const std::vector<std::string> expected = {"pr-f", "pr-c", "pr-d", "pr-b",
+                                             "pr-a", "pr-e", "pr-g"};
+  EXPECT_THAT(PromptIds(ByEpisode("t1", "ep-1")), ElementsAreArray(expected));
+  EXPECT_THAT(PromptIds(ByClinician("t1", "clin-1")),
+              ElementsAreArray(expected));
+}
+
+TEST_P(StoreConformanceTest, ListPromptsFiltersByStatus) {
+  const v1::EpisodeRef ref = Ref("ep-1");
+  EventCommit commit = MakeCommit("t1", GoalsEvent("ev-1", ref), 0);
+  commit.prompt_upserts = {
+      MakePrompt("pr-active", ref, v1::PROMPT_STATUS_ACTIVE, 5, BaseTime()),
+      MakePrompt("pr-ack", ref, v1::PROMPT_STATUS_ACKNOWLEDGED, 4, BaseTime()),
+      MakePrompt("pr-dismissed", ref, v1::PROMPT_STATUS_DISMISSED, 3,
+                 BaseTime()),
+      MakePrompt("pr-resolved", ref, v1::PROMPT_STATUS_RESOLVED, 2, BaseTime()),
+      MakePrompt("pr-queued", ref, v1::PROMPT_STATUS_QUEUED, 1, BaseTime()),
+  };
+  ASSERT_OK(store().Commit(commit));
+
+  EXPECT_THAT(PromptIds(ByEpisode(
+                  "t1", "ep-1",
+                  {v1::PROMPT_STATUS_ACKNOWLEDGED, v1::PROMPT_STATUS_ACTIVE})),
+              ElementsAre("pr-active", "pr-ack"));
+  EXPECT_THAT(PromptIds(ByEpisode("t1", "ep-1")),
+              ElementsAre("pr-active", "pr-ack", "pr-dismissed", "pr-resolved",
+                          "pr-queued"));
+  EXPECT_THAT(
+      PromptIds(ByEpisode(
+          "t1", "ep-1", {v1::PROMPT_STATUS_QUEUED, v1::PROMPT_STATUS_QUEUED})),
+      ElementsAre("pr-queued"));
+  EXPECT_THAT(PromptIds(ByEpisode("t1", "ep-1", {v1::PROMPT_STATUS_EXPIRED})),
+              IsEmpty());
+  EXPECT_THAT(PromptIds(ByClinician(
+                  "t1", "clin-1",
+                  {v1::PROMPT_STATUS_DISMISSED, v1::PROMPT_STATUS_RESOLVED})),
+              ElementsAre("pr-dismissed", "pr-resolved"));
+}
+
+TEST_P(StoreConformanceTest, ListPromptsByClinicianSpansEpisodes) {
+  int64_t n = 0;
+  for (const auto& [episode, clinician, priority] :
+       std::vector<std::tuple<std::string, std::string, int>>{
+           {"ep-1", "clin-1", 1},
+           {"ep-2", "clin-1", 2},
+           {"ep-3", "clin-2", 3}}) {
+    const v1::EpisodeRef ref = Ref(episode, clinician);
+    EventCommit commit =
+        MakeCommit("t1", GoalsEvent(absl::StrCat("ev-", ++n), ref), 0);
+    commit.prompt_upserts.push_back(MakePrompt(absl::StrCat("pr-", episode),
+                                               ref, v1::PROMPT_STATUS_ACTIVE,
+                                               priority, BaseTime()));
+    ASSERT_OK(store().Commit(commit));
+  }
+  EXPECT_THAT(PromptIds(ByClinician("t1", "clin-1")),
+              ElementsAre("pr-ep-2", "pr-ep-1"));
+  EXPECT_THAT(PromptIds(ByClinician("t1", "clin-2")), ElementsAre("pr-ep-3"));
+  EXPECT_THAT(PromptIds(ByEpisode("t1", "ep-1")), ElementsAre("pr-ep-1"));
+}
+
+TEST_P(StoreConformanceTest, ListPromptsPagesThroughEverything) {
+  const v1::EpisodeRef ref = Ref("ep-1");
+  EventCommit commit = MakeCommit("t1", GoalsEvent("ev-1", ref), 0);
+  for (int i = 0; i < 23; ++i) {
+    commit.prompt_upserts.push_back(MakePrompt(
+        absl::StrFormat("pr-%02d", i), ref,
+        i % 5 == 0 ? v1::PROMPT_STATUS_RESOLVED : v1::PROMPT_STATUS_ACTIVE,
+        i % 4, BaseTime() + absl::Seconds(i % 3)));
+  }
+  ASSERT_OK(store().Commit(commit));
+  const std::vector<std::string> all = PromptIds(ByEpisode("t1", "ep-1"));
+  ASSERT_THAT(all, SizeIs(23));
+
+  for (int page_size : {1, 5, 22, 23, 100}) {
+    SCOPED_TRACE(absl::StrCat("page_size ", page_size));
+    std::vector<std::string> paged;
+    PromptQuery query = ByEpisode("t1", "ep-1", {}, page_size);
+    int pages = 0;
+    do {
+      ASSERT_OK_AND_ASSIGN(PromptPage page, store().ListPrompts(query));
+      ++pages;
+      EXPECT_LE(static_cast<int>(page.prompts.size()), page_size);
+      EXPECT_FALSE(page.prompts.empty());
+      for (const v1::Prompt& p : page.prompts) paged.push_back(p.id());
+      query.page_token = page.next_page_token;
+      ASSERT_LE(pages, 30);
+    } while (!query.page_token.empty());
+    EXPECT_EQ(pages, (23 + page_size - 1) / page_size);
+    EXPECT_THAT(paged, ElementsAreArray(all));
+  }
+
+  // Paging with a status filter.
+  const std::vector<std::string> active =
+      PromptIds(ByEpisode("t1", "ep-1", {v1::PROMPT_STATUS_ACTIVE}));
+  ASSERT_THAT(active, SizeIs(18));
+  std::vector<std::string> paged;
+  PromptQuery query = ByEpisode("t1", "ep-1", {v1::PROMPT_STATUS_ACTIVE}, 7);
+  do {
+    ASSERT_OK_AND_ASSIGN(PromptPage page, store().ListPrompts(query));
+    for (const v1::Prompt& p : page.prompts) paged.push_back(p.id());
+    query.page_token = page.next_page_token;
+  } while (!query.page_token.empty());
+  EXPECT_THAT(paged, ElementsAreArray(active));
+}
+
+// Keyset paging: prompts added ahead of the cursor do not shift later pages.
+TEST_P(StoreConformanceTest, ListPromptsPagingIsStableWhileAdding) {
+  const v1::EpisodeRef ref = Ref("ep-1");
+  EventCommit commit = MakeCommit("t1", GoalsEvent("ev-1", ref), 0);
+  for (int i = 0; i < 10; ++i) {
+    commit.prompt_upserts.push_back(MakePrompt(absl::StrFormat("pr-%02d", i),
+                                               ref, v1::PROMPT_STATUS_ACTIVE,
+                                               10 - i, BaseTime()));
+  }
+  ASSERT_OK(store().Commit(commit));
+
+  PromptQuery query = ByEpisode("t1", "ep-1", {}, 4);
+  ASSERT_OK_AND_ASSIGN(PromptPage first, store().ListPrompts(query));
+  ASSERT_THAT(first.prompts, SizeIs(4));
+  EventCommit more = MakeCommit("t1", GoalsEvent("ev-2", ref), 1);
+  more.prompt_upserts.push_back(
+      MakePrompt("pr-new", ref, v1::PROMPT_STATUS_ACTIVE, 100, BaseTime()));
+  ASSERT_OK(store().Commit(more));
+
+  query.page_token = first.next_page_token;
+  ASSERT_OK_AND_ASSIGN(PromptPage second, store().ListPrompts(query));
+  ASSERT_THAT(second.prompts, SizeIs(4));
+  EXPECT_EQ(second.prompts[0].id(), "pr-04");
+  EXPECT_EQ(second.prompts[3].id(), "pr-07");
+}
+
+TEST_P(StoreConformanceTest, ListPromptsRejectsBadPageToken) {
+  const v1::EpisodeRef ref = Ref("ep-1");
+  EventCommit commit = MakeCommit("t1", GoalsEvent("ev-1", ref), 0);
+  for (int i = 0; i < 3; ++i) {
+    commit.prompt_upserts.push_back(MakePrompt(
+        absl::StrCat("pr-", i), ref, v1::PROMPT_STATUS_ACTIVE, i, BaseTime()));
+  }
+  ASSERT_OK(store().Commit(commit));
+  ASSERT_OK_AND_ASSIGN(PromptPage page,
+                       store().ListPrompts(ByEpisode("t1", "ep-1", {}, 1)));
+  ASSERT_FALSE(page.next_page_token.empty());
+
+  std::vector<PromptQuery> bad;
+  for (const char* token : {"not a token!", "aGVsbG8", "%%%", "AAAA"}) {
+    PromptQuery query = ByEpisode("t1", "ep-1", {}, 1);
+    query.page_token = token;
+    bad.push_back(query);
+  }
+  // A real token used with a different query.
+  PromptQuery other_episode = ByEpisode("t1", "ep-2", {}, 1);
+  other_episode.page_token = page.next_page_token;
+  bad.push_back(other_episode);
+  PromptQuery other_statuses =
+      ByEpisode("t1", "ep-1", {v1::PROMPT_STATUS_ACTIVE}, 1);
+  other_statuses.page_token = page.next_page_token;
+  bad.push_back(other_statuses);
+  PromptQuery by_clinician = ByClinician("t1", "clin-1", {}, 1);
+  by_clinician.page_token = page.next_page_token;
+  bad.push_back(by_clinician);
+
+  for (const PromptQuery& query : bad) {
+    SCOPED_TRACE(query.page_token);
+    absl::StatusOr<PromptPage> result = store().ListPrompts(query);
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(result.status().message()),
+                StartsWith("page_token: "));
+  }
+
+  // The token still works with its own query, with another page size too.
+  PromptQuery same = ByEpisode("t1", "ep-1", {}, 2);
+  same.page_token = page.next_page_token;
+  ASSERT_OK_AND_ASSIGN(PromptPage rest, store().ListPrompts(same));
+  EXPECT_THAT(rest.prompts, SizeIs(2));
+  EXPECT_TRUE(rest.next_page_token.empty());
+}
+
+TEST_P(StoreConformanceTest, ListPromptsRejectsBadQuery) {
+  PromptQuery neither;
+  neither.tenant = "t1";
+  EXPECT_EQ(store().ListPrompts(neither).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  PromptQuery both = ByEpisode("t1", "ep-1");
+  both.clinician_id = "clin-1";
+  EXPECT_EQ(store().ListPrompts(both).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  for (int page_size : {0, -1, 501}) {
+    absl::StatusOr<PromptPage> result =
+        store().ListPrompts(ByEpisode("t1", "ep-1", {}, page_size));
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument)
+        << page_size;
+    EXPECT_THAT(std::string(result.status().message()),
+                StartsWith("page_size: "));
+  }
+  EXPECT_OK(store().ListPrompts(ByEpisode("t1", "ep-1", {}, 500)));
+  EXPECT_OK(store().ListPrompts(ByEpisode("t1", "ep-1", {}, 1)));
+}
+
+// ---------------------------------------------------------------------------
+// Clinician sessions and feedback
+
+TEST_P(StoreConformanceTest, ClinicianSessionsAreDerivedFromSessionHeld) {
+  const absl::Time t = BaseTime();
+  const v1::EpisodeRef ep1 = Ref("ep-1", "clin-1");
+  const v1::EpisodeRef ep2 = Ref("ep-2", "clin-1");
+  const v1::EpisodeRef ep3 = Ref("ep-3", "clin-2");
+  ASSERT_OK(store().Commit(MakeCommit("t1", HeldEvent("ev-1", ep1, 1, t), 0)));
+  ASSERT_OK(store().Commit(
+      MakeCommit("t1", HeldEvent("ev-2", ep1, 2, t + absl::Hours(24 * 7)), 1)));
+  ASSERT_OK(store().Commit(
+      MakeCommit("t1", HeldEvent("ev-3", ep2, 1, t + absl::Hours(2)), 0)));
+  ASSERT_OK(store().Commit(
+      MakeCommit("t1", HeldEvent("ev-4", ep3, 1, t + absl::Hours(1)), 0)));
+  // Not a held session.
+  ASSERT_OK(store().Commit(MakeCommit("t1", GoalsEvent("ev-5", ep1), 2)));
+
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<HeldSession> day,
+      store().ListClinicianSessions("t1", "clin-1", t, t + absl::Hours(24)));
+  ASSERT_THAT(day, SizeIs(2));
+  EXPECT_EQ(day[0].episode_id, "ep-1");
+  EXPECT_EQ(day[0].session_number, 1);
+  EXPECT_EQ(day[0].start, t);
+  EXPECT_EQ(day[0].end, t + absl::Minutes(50));
+  EXPECT_EQ(day[1].episode_id, "ep-2");
+  EXPECT_EQ(day[1].start, t + absl::Hours(2));
+
+  // [from, to): a session starting at `to` is outside.
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<HeldSession> window,
+      store().ListClinicianSessions("t1", "clin-1", t + absl::Hours(2),
+                                    t + absl::Hours(24 * 7)));
+  ASSERT_THAT(window, SizeIs(1));
+  EXPECT_EQ(window[0].episode_id, "ep-2");
+
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<HeldSession> other,
+      store().ListClinicianSessions("t1", "clin-2", absl::InfinitePast(),
+                                    absl::InfiniteFuture()));
+  ASSERT_THAT(other, SizeIs(1));
+  EXPECT_EQ(other[0].episode_id, "ep-3");
+
+  // A corrected session_held replaces the session rather than adding one.
+  ASSERT_OK(store().Commit(MakeCommit(
+      "t1", HeldEvent("ev-6", ep1, 1, t + absl::Minutes(30), absl::Minutes(45)),
+      3)));
+  // The episode moves to clin-2 for session 3.
+  ASSERT_OK(store().Commit(MakeCommit(
+      "t1",
+      HeldEvent("ev-7", Ref("ep-1", "clin-2"), 3, t + absl::Hours(24 * 14)),
+      4)));
+
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<HeldSession> all,
+      store().ListClinicianSessions("t1", "clin-1", absl::InfinitePast(),
+                                    absl::InfiniteFuture()));
+  ASSERT_THAT(all, SizeIs(3));
+  EXPECT_EQ(all[0].episode_id, "ep-1");
+  EXPECT_EQ(all[0].session_number, 1);
+  EXPECT_EQ(all[0].start, t + absl::Minutes(30));
+  EXPECT_EQ(all[0].end, t + absl::Minutes(75));
+  EXPECT_EQ(all[1].episode_id, "ep-2");
+  EXPECT_EQ(all[2].session_number, 2);
+  ASSERT_OK_AND_ASSIGN(
+      other, store().ListClinicianSessions("t1", "clin-2", absl::InfinitePast(),
+                                           absl::InfiniteFuture()));
+  ASSERT_THAT(other, SizeIs(2));
+  EXPECT_EQ(other[1].episode_id, "ep-1");
+  EXPECT_EQ(other[1].session_number, 3);
+
+  // An empty or inverted window.
+  ASSERT_OK_AND_ASSIGN(day,
+                       store().ListClinicianSessions("t1", "clin-1", t, t));
+  EXPECT_THAT(day, IsEmpty());
+  ASSERT_OK_AND_ASSIGN(day, store().ListClinicianSessions(
+                                "t1", "clin-1", t + absl::Hours(1), t));
+  EXPECT_THAT(day, IsEmpty());
+}
+
+TEST_P(StoreConformanceTest, FeedbackIsCountedPerModuleAndOutcome) {
+  const v1::EpisodeRef ref = Ref("ep-1");
+  struct Row {
+    const char* module;
+    v1::PromptFeedback::Outcome outcome;
+  };
+  const std::vector<Row> rows = {
+      {"attune.rupture", v1::PromptFeedback::OUTCOME_ACCEPTED},
+      {"attune.rupture", v1::PromptFeedback::OUTCOME_DISMISSED},
+      {"attune.phase", v1::PromptFeedback::OUTCOME_SNOOZED},
+      {"attune.rupture", v1::PromptFeedback::OUTCOME_ACCEPTED},
+  };
+  int64_t version = 0;
+  for (const Row& row : rows) {
+    ASSERT_OK(
+        store().Commit(FeedbackCommit("t1", absl::StrCat("ev-", version), ref,
+                                      version, row.module, row.outcome)));
+    ++version;
+  }
+  // Events without feedback do not count.
+  ASSERT_OK(store().Commit(MakeCommit("t1", GoalsEvent("ev-x", ref), version)));
+
+  ASSERT_OK_AND_ASSIGN(std::vector<FeedbackCount> counts,
+                       store().CountFeedback("t1"));
+  using T = std::tuple<std::string, int, int64_t>;
+  EXPECT_THAT(AsTuples(counts),
+              UnorderedElementsAre(
+                  T{"attune.rupture", v1::PromptFeedback::OUTCOME_ACCEPTED, 2},
+                  T{"attune.rupture", v1::PromptFeedback::OUTCOME_DISMISSED, 1},
+                  T{"attune.phase", v1::PromptFeedback::OUTCOME_SNOOZED, 1}));
+}
+
+// ---------------------------------------------------------------------------
+// Concurrency
+
+TEST_P(StoreConformanceTest, ConcurrentCommitsAreAllDurable) {
+  constexpr int kThreads = 8;
+  constexpr int kCommitsPerThread = 25;
+  std::latch start(kThreads + 1);
+  std::vector<std::thread> threads;
+  std::vector<std::vector<absl::Status>> results(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      const v1::EpisodeRef ref = Ref(absl::StrCat("ep-", t));
+      for (int i = 0; i < kCommitsPerThread; ++i) {
+        EventCommit commit = MakeCommit(
+            "t1", GoalsEvent(absl::StrCat("ev-", t, "-", i), ref), i);
+        commit.prompt_upserts.push_back(MakePrompt(absl::StrCat("pr-", t), ref,
+                                                   v1::PROMPT_STATUS_ACTIVE, i,
+                                                   BaseTime()));
+        results[t].push_back(store().Commit(std::move(commit)));
+      }
+    });
+  }
+  // A reader alongside the writers must always see a consistent episode.
+  std::atomic<bool> done{false};
+  std::atomic<int> inconsistent{0};
+  std::thread reader([&] {
+    start.arrive_and_wait();
+    while (!done) {
+      absl::StatusOr<EpisodeSnapshot> snapshot =
+          store().LoadEpisode("t1", "ep-0");
+      if (!snapshot.ok() ||
+          static_cast<int64_t>(snapshot->events.size()) != snapshot->version) {
+        ++inconsistent;
+      }
+    }
+  });
+  for (std::thread& thread : threads) thread.join();
+  done = true;
+  reader.join();
+  EXPECT_EQ(inconsistent.load(), 0);
+
+  for (int t = 0; t < kThreads; ++t) {
+    for (const absl::Status& status : results[t]) EXPECT_OK(status);
+    ASSERT_OK_AND_ASSIGN(EpisodeSnapshot snapshot,
+                         store().LoadEpisode("t1", absl::StrCat("ep-", t)));
+    EXPECT_EQ(snapshot.version, kCommitsPerThread);
+    ASSERT_THAT(snapshot.events, SizeIs(kCommitsPerThread));
+    for (int i = 0; i < kCommitsPerThread; ++i) {
+      EXPECT_EQ(snapshot.events[i].event_id(), absl::StrCat("ev-", t, "-", i));
+    }
+    ASSERT_THAT(snapshot.prompts, SizeIs(1));
+    EXPECT_EQ(snapshot.prompts[0].priority(), kCommitsPerThread - 1);
+  }
+}
+
+TEST_P(StoreConformanceTest, ConcurrentWritersToOneEpisodeExactlyOneWins) {
+  constexpr int kThreads = 8;
+  std::latch start(kThreads);
+  std::vector<absl::Status> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      results[t] = store().Commit(
+          MakeCommit("t1", GoalsEvent(absl::StrCat("ev-", t), Ref("ep-1")), 0));
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  int ok = 0;
+  for (const absl::Status& status : results) {
+    if (status.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(status.code(), absl::StatusCode::kAborted) << status;
+    }
+  }
+  EXPECT_EQ(ok, 1);
+  ASSERT_OK_AND_ASSIGN(EpisodeSnapshot snapshot,
+                       store().LoadEpisode("t1", "ep-1"));
+  EXPECT_EQ(snapshot.version, 1);
+  EXPECT_THAT(snapshot.events, SizeIs(1));
+}
+
+TEST_P(StoreConformanceTest, ConcurrentSameEventIdExactlyOneWins) {
+  constexpr int kThreads = 8;
+  std::latch start(kThreads);
+  std::vector<absl::Status> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      results[t] = store().Commit(MakeCommit(
+          "t1", GoalsEvent("ev-same", Ref(absl::StrCat("ep-", t))), 0));
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  int ok = 0;
+  for (const absl::Status& status : results) {
+    if (status.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists) << status;
+    }
+  }
+  EXPECT_EQ(ok, 1);
+}
+
+// ---------------------------------------------------------------------------
+// Backends
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, StoreConformanceTest,
+    ::testing::Values(StoreBackend{"sqlite",
+                                   [](const std::string& dir) {
+                                     return OpenSqliteStore(
+                                         {.path = dir + "/attune.db"});
+                                   }}),
+    [](const ::testing::TestParamInfo<StoreBackend>& info) {
+      return info.param.name;
+    });
+
+}  // namespace
+}  // namespace attune::store
