@@ -1,0 +1,270 @@
+// AllianceEngine over a real SQLite store with small test modules, so the
+// engine's own guarantees are pinned apart from the clinical rules.
+#include "service/engine/alliance_engine.h"
+
+#include <map>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "service/config/config_loader.h"
+#include "service/engine/prompt_reconciler.h"
+#include "service/store/sqlite/sqlite_store.h"
+
+namespace attune::engine {
+namespace {
+
+const absl::Time kStart = absl::Now() - absl::Hours(24 * 7 * 20);
+
+// Proposes a warning while the latest client SRS is below 36.
+class LowSrsModule : public RuleModule {
+ public:
+  std::string_view id() const override { return "test.low_srs"; }
+  std::string_view version() const override { return "1.0.0"; }
+  bool Enabled(const v1::RulesConfig&) const override { return true; }
+  absl::Status Evaluate(const RuleInput& in, RuleOutput& out) const override {
+    double latest = -1;
+    for (const auto& [n, s] : in.history.sessions()) {
+      for (const auto& m : s.measures) latest = m.total;
+    }
+    if (latest >= 0 && latest < 36) {
+      ProposedPrompt p;
+      p.prompt.set_kind("test.low_srs/low");
+      p.prompt.set_severity(v1::SEVERITY_WARNING);
+      p.prompt.set_summary("low");
+      p.strength = 36 - latest;
+      out.prompts.push_back(p);
+    }
+    return absl::OkStatus();
+  }
+};
+
+// Always fails.
+class BrokenModule : public RuleModule {
+ public:
+  std::string_view id() const override { return "test.broken"; }
+  std::string_view version() const override { return "0.0.1"; }
+  bool Enabled(const v1::RulesConfig&) const override { return true; }
+  absl::Status Evaluate(const RuleInput&, RuleOutput& out) const override {
+    out.assessment->mutable_phase()->set_phase(v1::PHASE_CLOSED);
+    return absl::InternalError("broken on purpose");
+  }
+};
+
+// Proposes a clinician-scoped prompt on every held session.
+class ClinicianModule : public RuleModule {
+ public:
+  std::string_view id() const override { return "test.clinician"; }
+  std::string_view version() const override { return "1.0.0"; }
+  bool Enabled(const v1::RulesConfig&) const override { return true; }
+  absl::Status Evaluate(const RuleInput& in, RuleOutput& out) const override {
+    if (!in.trigger.has_session_held()) return absl::OkStatus();
+    ProposedPrompt p;
+    p.prompt.set_kind("test.clinician/day");
+    p.prompt.set_severity(v1::SEVERITY_INFO);
+    p.prompt.set_scope(v1::PROMPT_SCOPE_CLINICIAN);
+    p.prompt.set_summary(
+        absl::StrCat(in.clinician_day.sessions.size(), " sessions today"));
+    out.prompts.push_back(p);
+    return absl::OkStatus();
+  }
+};
+
+class AllianceEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto config = config::DefaultConfig();
+    ASSERT_TRUE(config.ok());
+    config_ = *config;
+    store::SqliteStoreOptions options;
+    options.path =
+        ::testing::TempDir() + "engine-" +
+        ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db";
+    std::remove(options.path.c_str());
+    std::remove((options.path + "-wal").c_str());
+    auto store = store::OpenSqliteStore(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    std::vector<std::unique_ptr<RuleModule>> modules;
+    modules.push_back(std::make_unique<BrokenModule>());
+    modules.push_back(std::make_unique<LowSrsModule>());
+    modules.push_back(std::make_unique<ClinicianModule>());
+    auto engine =
+        AllianceEngine::Create(store_.get(), config_, std::move(modules));
+    ASSERT_TRUE(engine.ok());
+    engine_ = *std::move(engine);
+  }
+
+  v1::SessionEvent Event(const std::string& episode, const std::string& id,
+                         int session) {
+    v1::SessionEvent e;
+    e.set_event_id(id);
+    *e.mutable_occurred_at() =
+        ToProto(kStart + absl::Hours(24 * 7) * session + absl::Minutes(50));
+    e.mutable_episode()->set_client_id("client-" + episode);
+    e.mutable_episode()->set_clinician_id("clinician-1");
+    e.mutable_episode()->set_episode_id(episode);
+    return e;
+  }
+
+  v1::SessionEvent Held(const std::string& episode, int session) {
+    v1::SessionEvent e =
+        Event(episode, absl::StrCat(episode, "-held-", session), session);
+    auto* h = e.mutable_session_held();
+    h->set_session_number(session);
+    *h->mutable_start() = ToProto(kStart + absl::Hours(24 * 7) * session);
+    *h->mutable_end() =
+        ToProto(kStart + absl::Hours(24 * 7) * session + absl::Minutes(50));
+    return e;
+  }
+
+  v1::SessionEvent Srs(const std::string& episode, int session, double total,
+                       const std::string& suffix = "") {
+    v1::SessionEvent e = Event(
+        episode, absl::StrCat(episode, "-srs-", session, suffix), session);
+    auto* m = e.mutable_measure_recorded();
+    m->set_session_number(session);
+    m->set_instrument(v1::INSTRUMENT_SRS);
+    m->set_rater(v1::RATER_CLIENT);
+    m->set_total(total);
+    m->set_has_total(true);
+    return e;
+  }
+
+  v1::ServerConfig config_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<AllianceEngine> engine_;
+};
+
+TEST_F(AllianceEngineTest, FailingModuleIsSkippedAndCounted) {
+  auto r = engine_->Submit("t", Srs("ep", 1, 30));
+  ASSERT_TRUE(r.ok()) << r.status();
+  // The broken module's partial write did not leak into the assessment.
+  EXPECT_NE(r->assessment().phase().phase(), v1::PHASE_CLOSED);
+  ASSERT_EQ(r->prompts_size(), 1);
+  EXPECT_EQ(r->prompts(0).kind(), "test.low_srs/low");
+  for (const ModuleHealth& h : engine_->pipeline().Health(config_.rules())) {
+    if (h.module_id == "test.broken") {
+      EXPECT_EQ(h.errors, 1);
+      EXPECT_EQ(h.evaluations, 1);
+    }
+  }
+  EXPECT_EQ(engine_->GetAssessment("t", "ep")->event_count(), 1);
+}
+
+TEST_F(AllianceEngineTest,
+       ConcurrentEventsLoseNothingAndNeverDuplicatePrompts) {
+  constexpr int kThreads = 8;
+  constexpr int kEpisodes = 4;
+  constexpr int kPerThread = 12;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string ep = absl::StrCat("ep", (t + i) % kEpisodes);
+        double total = (i % 3 == 0) ? 30 : 38;
+        auto r =
+            engine_->Submit("t", Srs(ep, 1 + i, total, absl::StrCat("-t", t)));
+        if (!r.ok()) {
+          failures.fetch_add(1);
+          ADD_FAILURE() << r.status();
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  int events = 0;
+  for (int e = 0; e < kEpisodes; ++e) {
+    std::string ep = absl::StrCat("ep", e);
+    events += engine_->GetAssessment("t", ep)->event_count();
+    store::PromptQuery q;
+    q.tenant = "t";
+    q.episode_id = ep;
+    q.page_size = 500;
+    auto page = store_->ListPrompts(q);
+    ASSERT_TRUE(page.ok());
+    std::map<std::string, int> open;
+    for (const auto& p : page->prompts) {
+      if (!IsTerminal(p.status()) && p.scope() == v1::PROMPT_SCOPE_EPISODE) {
+        EXPECT_EQ(++open[p.kind()], 1) << "duplicate open prompt in " << ep;
+      }
+    }
+  }
+  EXPECT_EQ(events, kThreads * kPerThread);
+}
+
+TEST_F(AllianceEngineTest, ClosedEpisodeAcceptsOnlyLateDataAndFeedback) {
+  ASSERT_TRUE(engine_->Submit("t", Held("ep", 1)).ok());
+  v1::SessionEvent close = Event("ep", "close", 1);
+  close.mutable_episode_closed()->set_reason(v1::ENDING_REASON_DROPOUT);
+  ASSERT_TRUE(engine_->Submit("t", close).ok());
+  auto refused = engine_->Submit("t", Held("ep", 2));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(engine_->Submit("t", Srs("ep", 1, 37)).ok());
+  auto beyond = engine_->Submit("t", Srs("ep", 5, 37));
+  EXPECT_EQ(beyond.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(AllianceEngineTest, EventForAnotherClientIsRefusedWithoutEchoingIds) {
+  ASSERT_TRUE(engine_->Submit("t", Held("ep", 1)).ok());
+  v1::SessionEvent other = Held("ep", 2);
+  other.mutable_episode()->set_client_id("SOMEONE-ELSE-42");
+  auto r = engine_->Submit("t", other);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("episode.client_id"), std::string::npos);
+  EXPECT_EQ(r.status().message().find("SOMEONE-ELSE-42"), std::string::npos);
+}
+
+TEST_F(AllianceEngineTest, BatchCommitsAnEpisodeTogetherAndReportsEachEvent) {
+  std::vector<v1::SessionEvent> batch = {Held("a", 1), Srs("a", 1, 30),
+                                         Held("b", 1), Srs("a", 1, 30)};
+  auto results = engine_->SubmitBatch("t", batch);
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_TRUE(results[1].ok());
+  EXPECT_TRUE(results[2].ok());
+  EXPECT_EQ(results[3].status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(engine_->GetAssessment("t", "a")->event_count(), 2);
+  // The low score raised the episode's prompt; the held session raised the
+  // clinician's, which is shown beside it.
+  std::vector<std::string> kinds;
+  for (const auto& p : results[1]->prompts()) kinds.push_back(p.kind());
+  EXPECT_EQ(kinds, (std::vector<std::string>{"test.low_srs/low",
+                                             "test.clinician/day"}));
+}
+
+TEST_F(AllianceEngineTest, ClinicianPromptIsOnePerDayAcrossEpisodes) {
+  auto first = engine_->Submit("t", Held("a", 1));
+  auto second = engine_->Submit("t", Held("b", 1));  // same day, same clinician
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(second.ok());
+  store::PromptQuery q;
+  q.tenant = "t";
+  q.clinician_id = "clinician-1";
+  auto page = store_->ListPrompts(q);
+  ASSERT_TRUE(page.ok());
+  int day_prompts = 0;
+  for (const auto& p : page->prompts) {
+    if (p.kind() == "test.clinician/day") {
+      ++day_prompts;
+      EXPECT_EQ(p.summary(), "2 sessions today");
+      EXPECT_EQ(p.scope(), v1::PROMPT_SCOPE_CLINICIAN);
+    }
+  }
+  EXPECT_EQ(day_prompts, 1);
+}
+
+TEST_F(AllianceEngineTest, TenantsNeverSeeEachOther) {
+  ASSERT_TRUE(engine_->Submit("tenant-a", Srs("ep", 1, 30)).ok());
+  EXPECT_EQ(engine_->GetAssessment("tenant-b", "ep").status().code(),
+            absl::StatusCode::kNotFound);
+  // The same event id is independent per tenant.
+  EXPECT_TRUE(engine_->Submit("tenant-b", Srs("ep", 1, 38)).ok());
+  EXPECT_EQ(engine_->GetAssessment("tenant-a", "ep")->alliance().raw_total(),
+            engine_->GetAssessment("tenant-a", "ep")->alliance().raw_total());
+}
+
+}  // namespace
+}  // namespace attune::engine
