@@ -1,0 +1,221 @@
+#include "service/ctl/cli.h"
+
+#include "absl/status/statusor.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "service/ctl/commands.h"
+#include "service/ctl/flag_values.h"
+
+namespace attune::ctl {
+namespace {
+
+using CommandFn = int (*)(const CommandEnv&);
+
+CommandLineSpec BuildSpec() {
+  CommandLineSpec spec;
+  spec.program = "attunectl";
+  spec.global_flags = {
+      {"server", "HOST:PORT",
+       "attuned address (default: $ATTUNE_SERVER, else\n"
+       "127.0.0.1:50051)"},
+      {"timeout", "DURATION",
+       "deadline of every call except watch, e.g. 500ms, 30s\n"
+       "(default 10s)"},
+  };
+
+  CommandSpec submit;
+  submit.name = "submit";
+  submit.arguments = "<file.jsonl|->";
+  submit.argument_names = {"<file.jsonl|->"};
+  submit.summary = "send the SessionEvents of a JSON-lines file (- = stdin)";
+  submit.description =
+      "Each non-blank line not starting with # is one attune.v1.SessionEvent\n"
+      "in the proto3 JSON mapping. The whole file is parsed first: a line\n"
+      "that does not parse is reported as FILE:LINE with the parser's message\n"
+      "(never the line's content) and nothing is sent.\n"
+      "\n"
+      "stdout: one SubmitEventResponse JSON line per accepted event, in file\n"
+      "order, with or without --batch. stderr: 'line N: CODE: message' per\n"
+      "rejected event, then a summary. Exit 0 when every event was accepted,\n"
+      "1 when any was rejected, 2 when the file is unreadable or malformed.\n"
+      "\n"
+      "Examples:\n"
+      "  attunectl submit deploy/local/demo/episode-part1.jsonl\n"
+      "  attunectl submit --batch 100 --keep-going backfill.jsonl\n"
+      "  export-events | attunectl submit -\n";
+  submit.flags = {
+      {"batch", "N",
+       "send N events per SubmitEvents call (1-1000) instead of\n"
+       "one SubmitEvent each"},
+      {"keep-going", "", "after a rejected event, send the rest anyway"},
+  };
+
+  CommandSpec assessment;
+  assessment.name = "assessment";
+  assessment.arguments = "<episode_id>";
+  assessment.argument_names = {"<episode_id>"};
+  assessment.summary = "print an episode's current assessment (GetAssessment)";
+  assessment.description =
+      "Prints the GetAssessmentResponse as one JSON line.\n"
+      "\n"
+      "Examples:\n"
+      "  attunectl assessment demo-episode-1 --pretty\n"
+      "  attunectl assessment demo-episode-1 | jq .assessment.rupture\n";
+  assessment.flags = {{"pretty", "", "indented, multi-line JSON"}};
+
+  CommandSpec prompts;
+  prompts.name = "prompts";
+  prompts.summary =
+      "list the prompts of an episode or a clinician's caseload (ListPrompts)";
+  prompts.description =
+      "Give exactly one of --episode and --clinician. Prints one Prompt JSON\n"
+      "line per prompt, or a table with --format table. Without --all-pages\n"
+      "only the first page is printed and the next page token goes to "
+      "stderr.\n"
+      "\n"
+      "Examples:\n"
+      "  attunectl prompts --episode demo-episode-1 --format table\n"
+      "  attunectl prompts --clinician demo-clinician-1 --status all "
+      "--all-pages\n"
+      "  attunectl prompts --episode demo-episode-1 --status "
+      "resolved,expired\n";
+  prompts.flags = {
+      {"episode", "ID", "prompts of this episode"},
+      {"clinician", "ID", "prompts of this clinician's caseload"},
+      {"status", "LIST",
+       "comma-separated: active, acknowledged, dismissed, snoozed,\n"
+       "resolved, expired, queued, or all (default: active,acknowledged)"},
+      {"page-size", "N", "prompts per call, 1-500 (server default 100)"},
+      {"page-token", "TOKEN", "continue from a previous page"},
+      {"all-pages", "", "follow next_page_token to the end"},
+      {"format", "json|table", "output format (default json)"},
+  };
+
+  CommandSpec watch;
+  watch.name = "watch";
+  watch.summary = "stream prompt updates as they happen (WatchPrompts)";
+  watch.description =
+      "Give exactly one of --episode and --clinician. Prints the currently\n"
+      "visible prompts (\"initial\": true), then one PromptUpdate JSON line "
+      "per\n"
+      "change, flushed as it arrives. Runs without a deadline until --count\n"
+      "updates arrived or Ctrl-C (exit 0).\n"
+      "\n"
+      "Examples:\n"
+      "  attunectl watch --clinician demo-clinician-1\n"
+      "  attunectl watch --episode demo-episode-1 --count 1\n";
+  watch.flags = {
+      {"episode", "ID", "updates of this episode"},
+      {"clinician", "ID", "updates of this clinician's caseload"},
+      {"count", "N", "stop after N updates (initial ones included)"},
+  };
+
+  CommandSpec feedback;
+  feedback.name = "feedback";
+  feedback.arguments = "<prompt_id> accept|dismiss|snooze";
+  feedback.argument_names = {"<prompt_id>",
+                             "<outcome> (accept|dismiss|snooze)"};
+  feedback.summary =
+      "record a clinician's reaction to a prompt (RecordPromptFeedback)";
+  feedback.description =
+      "accept: the prompt was useful (it becomes acknowledged). dismiss: not\n"
+      "useful, optionally with --reason. snooze: remind later; needs --until.\n"
+      "The feedback is an event: without --event-id a fresh id fb-<hex> is\n"
+      "used. Prints the response (the updated prompt) as JSON.\n"
+      "\n"
+      "Examples:\n"
+      "  attunectl feedback PROMPT_ID accept\n"
+      "  attunectl feedback PROMPT_ID dismiss --reason already_addressed\n"
+      "  attunectl feedback PROMPT_ID snooze --until 2026-12-01T09:00:00Z\n";
+  feedback.flags = {
+      {"reason", "WHY",
+       "with dismiss: not_relevant, already_addressed, incorrect,\n"
+       "too_many_prompts or other"},
+      {"until", "TIME",
+       "with snooze: RFC 3339 time, e.g. 2026-12-01T09:00:00Z"},
+      {"event-id", "ID", "idempotency key; reuse it when retrying"},
+      {"occurred-at", "TIME",
+       "when the clinician reacted, RFC 3339 (default: the server's\n"
+       "time); for backfills and replayed demos"},
+      {"pretty", "", "indented, multi-line JSON"},
+  };
+
+  CommandSpec health;
+  health.name = "health";
+  health.summary = "check the server's health (grpc.health.v1 Check)";
+  health.description =
+      "Prints SERVING, NOT_SERVING, UNKNOWN or SERVICE_UNKNOWN. Exit 0 only\n"
+      "for SERVING.\n"
+      "\n"
+      "Examples:\n"
+      "  attunectl health\n"
+      "  attunectl --server 10.0.0.5:50051 health --service "
+      "attune.v1.AllianceService\n";
+  health.flags = {
+      {"service", "NAME", "a service name; default: the server as a whole"},
+  };
+
+  spec.commands = {submit, assessment, prompts, watch, feedback, health};
+  return spec;
+}
+
+CommandFn FindRunner(const std::string& command) {
+  if (command == "submit") return RunSubmit;
+  if (command == "assessment") return RunAssessment;
+  if (command == "prompts") return RunPrompts;
+  if (command == "watch") return RunWatch;
+  if (command == "feedback") return RunFeedback;
+  if (command == "health") return RunHealth;
+  return nullptr;
+}
+
+}  // namespace
+
+const CommandLineSpec& AttunectlSpec() {
+  static const CommandLineSpec* const spec = new CommandLineSpec(BuildSpec());
+  return *spec;
+}
+
+int RunCli(const std::vector<std::string>& args, const CliIo& io) {
+  const CommandLineSpec& spec = AttunectlSpec();
+  absl::StatusOr<CommandLine> line = ParseCommandLine(args, spec);
+  if (!line.ok()) {
+    *io.err << "attunectl: " << line.status().message() << "\n";
+    return kExitUsage;
+  }
+  if (line->help) {
+    const CommandSpec* command = spec.FindCommand(line->command);
+    *io.out << (command == nullptr ? OverviewHelp(spec)
+                                   : CommandHelp(spec, *command));
+    return kExitOk;
+  }
+  CommandFn run = FindRunner(line->command);
+  if (run == nullptr) {  // the spec and this table disagree: a bug
+    *io.err << "attunectl: " << line->command << ": not implemented\n";
+    return kExitUsage;
+  }
+
+  if (line->Has("server") && line->Get("server").empty()) {
+    *io.err << "attunectl: --server: must not be empty (host:port)\n";
+    return kExitUsage;
+  }
+  std::string server = line->Get("server");
+  if (server.empty()) server = io.env_server;
+  if (server.empty()) server = kDefaultServer;
+  absl::StatusOr<absl::Duration> timeout =
+      ParseTimeout("--timeout", line->Get("timeout", kDefaultTimeout));
+  if (!timeout.ok()) {
+    *io.err << "attunectl: " << timeout.status().message() << "\n";
+    return kExitUsage;
+  }
+
+  // Loopback sidecar: plaintext. TLS and tokens arrive with attuned's auth.
+  CommandEnv env{
+      *line,  grpc::CreateChannel(server, grpc::InsecureChannelCredentials()),
+      server, *timeout,
+      *io.in, *io.out,
+      *io.err};
+  return run(env);
+}
+
+}  // namespace attune::ctl
