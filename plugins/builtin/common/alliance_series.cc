@@ -1,0 +1,130 @@
+#include "plugins/builtin/common/alliance_series.h"
+
+#include <cmath>
+
+namespace attune::builtin {
+namespace {
+
+// The key of the first client alliance measure on `instrument`, by session
+// then event order; empty when the episode has none.
+std::string FirstKeyFor(const engine::EpisodeHistory& history,
+                        v1::Instrument instrument) {
+  for (const auto& [number, record] : history.sessions()) {
+    for (const engine::ScoredMeasure& m : record.measures) {
+      if (m.instrument == instrument && IsClientAlliance(m)) {
+        return m.instrument_key;
+      }
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+bool IsClientAlliance(const engine::ScoredMeasure& measure) {
+  return measure.construct == v1::CONSTRUCT_ALLIANCE &&
+         measure.rater == v1::RATER_CLIENT;
+}
+
+std::string InstrumentLabel(v1::Instrument instrument,
+                            const std::string& custom_name) {
+  switch (instrument) {
+    case v1::INSTRUMENT_SRS:
+      return "SRS";
+    case v1::INSTRUMENT_ORS:
+      return "ORS";
+    case v1::INSTRUMENT_WAI_SR:
+      return "WAI-SR";
+    case v1::INSTRUMENT_SAI:
+      return "SAI";
+    case v1::INSTRUMENT_CUSTOM:
+      return custom_name;
+    default:
+      return "alliance measure";
+  }
+}
+
+AllianceSeries AllianceSeries::Build(const engine::EpisodeHistory& history,
+                                     const v1::RulesConfig& config) {
+  AllianceSeries series;
+  for (int preferred : config.alliance_preference()) {
+    std::string key =
+        FirstKeyFor(history, static_cast<v1::Instrument>(preferred));
+    if (key.empty()) continue;
+    series.key_ = key;
+    break;
+  }
+  if (series.key_.empty()) return series;
+  for (const auto& [number, record] : history.sessions()) {
+    const engine::ScoredMeasure* last = nullptr;
+    for (const engine::ScoredMeasure& m : record.measures) {
+      if (m.instrument_key == series.key_ && IsClientAlliance(m)) last = &m;
+    }
+    if (last == nullptr) continue;
+    series.points_.push_back({number, last->total, last->percent});
+    series.definition_ = last->definition;
+  }
+  series.label_ = InstrumentLabel(series.definition_.instrument(),
+                                  series.definition_.custom_name());
+  return series;
+}
+
+bool AllianceSeries::IsConcern(double total) const {
+  if (!has_cutoff()) return false;
+  double worse_by = Drop(cutoff(), total);
+  return definition_.concern_inclusive() ? worse_by >= 0 : worse_by > 0;
+}
+
+bool AllianceSeries::MeetsCutoff(double total) const {
+  return has_cutoff() && !IsConcern(total);
+}
+
+const char* AllianceSeries::ConcernComparison() const {
+  bool higher = definition_.higher_is_better();
+  if (definition_.concern_inclusive()) return higher ? "<=" : ">=";
+  return higher ? "<" : ">";
+}
+
+const char* AllianceSeries::MeetsComparison() const {
+  bool higher = definition_.higher_is_better();
+  if (definition_.concern_inclusive()) return higher ? ">" : "<";
+  return higher ? ">=" : "<=";
+}
+
+std::optional<double> AllianceSeries::reliable_drop() const {
+  if (!definition_.has_reliable_drop() || definition_.reliable_drop() <= 0) {
+    return std::nullopt;
+  }
+  return definition_.reliable_drop();
+}
+
+double AllianceSeries::Drop(double from, double to) const {
+  return definition_.higher_is_better() ? from - to : to - from;
+}
+
+double AllianceSeries::MeanBefore(std::size_t end) const {
+  if (end == 0) return 0;
+  double sum = 0;
+  for (std::size_t i = 0; i < end; ++i) sum += points_[i].total;
+  return sum / static_cast<double>(end);
+}
+
+double AllianceSeries::SdBefore(std::size_t end) const {
+  if (end < 2) return 0;
+  double mean = MeanBefore(end);
+  double sq = 0;
+  for (std::size_t i = 0; i < end; ++i) {
+    double d = points_[i].total - mean;
+    sq += d * d;
+  }
+  return std::sqrt(sq / static_cast<double>(end - 1));
+}
+
+std::optional<std::size_t> AllianceSeries::IndexOf(int session) const {
+  for (std::size_t i = 0; i < points_.size(); ++i) {
+    if (points_[i].session == session) return i;
+  }
+  return std::nullopt;
+}
+
+}  // namespace attune::builtin
