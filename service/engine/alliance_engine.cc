@@ -218,7 +218,9 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
   rin.tenant = tenant;
   rin.episode = history.episode();
   rin.existing = std::move(episode_prompts);
-  rin.now = history.latest_time();
+  rin.now = history.latest_clinical_time() == absl::InfinitePast()
+                ? history.latest_time()
+                : history.latest_clinical_time();
   rin.session = history.latest_session();
   rin.budget = config_.rules().budget();
   std::vector<ModuleProposal> clinician_proposals;

@@ -41,6 +41,10 @@ EpisodeHistory EpisodeHistory::Fold(std::vector<v1::SessionEvent> events,
   for (const v1::SessionEvent& e : h.events_) {
     h.episode_ = e.episode();
     h.latest_time_ = std::max(h.latest_time_, ToTime(e.occurred_at()));
+    if (!e.has_prompt_feedback()) {
+      h.latest_clinical_time_ =
+          std::max(h.latest_clinical_time_, ToTime(e.occurred_at()));
+    }
     switch (e.payload_case()) {
       case v1::SessionEvent::kSessionScheduled:
         session(e.session_scheduled().session_number()).scheduled =

@@ -78,6 +78,10 @@ class EpisodeHistory {
   }
   // occurred_at of the latest event (InfinitePast when empty).
   absl::Time latest_time() const { return latest_time_; }
+  // occurred_at of the latest event other than prompt feedback: the
+  // episode's clinical clock. Feedback given weeks later must not age the
+  // episode's prompts.
+  absl::Time latest_clinical_time() const { return latest_clinical_time_; }
 
  private:
   v1::EpisodeRef episode_;
@@ -91,6 +95,7 @@ class EpisodeHistory {
   std::optional<v1::EpisodeClosed> closed_;
   std::vector<const v1::SessionEvent*> feedback_;
   absl::Time latest_time_ = absl::InfinitePast();
+  absl::Time latest_clinical_time_ = absl::InfinitePast();
 };
 
 // Time helpers shared by the engine and the modules.

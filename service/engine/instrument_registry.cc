@@ -73,6 +73,22 @@ std::string InstrumentRegistry::KeyOf(v1::Instrument instrument,
   }
 }
 
+std::string InstrumentRegistry::DisplayName(v1::Instrument instrument,
+                                            absl::string_view custom_name) {
+  switch (instrument) {
+    case v1::INSTRUMENT_SRS:
+      return "SRS";
+    case v1::INSTRUMENT_ORS:
+      return "ORS";
+    case v1::INSTRUMENT_WAI_SR:
+      return "WAI-SR";
+    case v1::INSTRUMENT_SAI:
+      return "SAI";
+    default:
+      return std::string(custom_name);
+  }
+}
+
 absl::StatusOr<InstrumentRegistry> InstrumentRegistry::Create(
     const v1::RulesConfig& config) {
   InstrumentRegistry registry;
@@ -148,6 +164,24 @@ absl::StatusOr<v1::InstrumentDefinition> InstrumentRegistry::Resolve(
     return Invalid("measure_recorded.custom.total_min",
                    "must be below total_max (declare the total range)");
   }
+  if (c.has_concern_cutoff()) {
+    if (!std::isfinite(c.concern_below_total()) ||
+        c.concern_below_total() < c.total_min() ||
+        c.concern_below_total() > c.total_max()) {
+      return Invalid("measure_recorded.custom.concern_below_total",
+                     "must lie within the declared total range");
+    }
+    def.set_concern_below_total(c.concern_below_total());
+    def.set_concern_inclusive(c.concern_inclusive());
+  }
+  if (c.reliable_drop() != 0) {
+    if (!std::isfinite(c.reliable_drop()) || c.reliable_drop() < 0 ||
+        c.reliable_drop() > c.total_max() - c.total_min()) {
+      return Invalid("measure_recorded.custom.reliable_drop",
+                     "must be above 0 and at most the total range");
+    }
+    def.set_reliable_drop(c.reliable_drop());
+  }
   return def;
 }
 
@@ -165,11 +199,12 @@ absl::StatusOr<ScoredMeasure> InstrumentRegistry::Score(
     return Invalid(absl::StrCat(prefix, ".items"),
                    "either items or a total (has_total) is required");
   }
-  std::string name = KeyOf(def.instrument(), def.custom_name());
+  std::string key = KeyOf(def.instrument(), def.custom_name());
+  std::string name = DisplayName(def.instrument(), def.custom_name());
   ScoredMeasure s;
   s.session = m.session_number();
   s.instrument = def.instrument();
-  s.instrument_key = name;
+  s.instrument_key = key;
   s.construct = def.construct();
   s.rater = m.rater();
   double sum = 0;

@@ -65,6 +65,9 @@ class InstrumentRegistry {
 
   static std::string KeyOf(v1::Instrument instrument,
                            absl::string_view custom_name);
+  // "SRS", "WAI-SR", … or the custom name: for messages and prompt text.
+  static std::string DisplayName(v1::Instrument instrument,
+                                 absl::string_view custom_name);
 
  private:
   std::map<int, v1::InstrumentDefinition> builtin_;

@@ -84,10 +84,9 @@ PhaseAnalysis AnalysePhase(const engine::EpisodeHistory& history,
     }
   }
 
-  // A planned ending, announced or reported at closing, is the ENDING
-  // phase; any other closing is CLOSED.
-  const auto& closed = history.closed();
-  if (closed && closed->reason() != v1::ENDING_REASON_PLANNED) {
+  // A closed episode is CLOSED whatever the reason (assessment.proto); an
+  // announced planned ending before that is the ENDING phase.
+  if (history.closed()) {
     state.set_phase(v1::PHASE_CLOSED);
     state.set_since_session(
         SessionOfFirst(history, v1::SessionEvent::kEpisodeClosed));
@@ -95,10 +94,6 @@ PhaseAnalysis AnalysePhase(const engine::EpisodeHistory& history,
     state.set_phase(v1::PHASE_ENDING);
     state.set_since_session(
         SessionOfFirst(history, v1::SessionEvent::kEndingPlanned));
-  } else if (closed) {
-    state.set_phase(v1::PHASE_ENDING);
-    state.set_since_session(
-        SessionOfFirst(history, v1::SessionEvent::kEpisodeClosed));
   }
 
   if (a.judgeable) {

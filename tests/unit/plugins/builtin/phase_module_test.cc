@@ -133,7 +133,7 @@ TEST(PhaseModuleTest, EndingPlannedSilencesPrompts) {
   EXPECT_EQ(r.Find(PhaseModule::kNotEstablished), nullptr);
 }
 
-TEST(PhaseModuleTest, ClosedByDropoutIsClosedAndPlannedCloseIsEnding) {
+TEST(PhaseModuleTest, ClosedEpisodeIsClosedWhateverTheReason) {
   EpisodeBuilder dropout;
   dropout.HeldSrs(1, 38).HeldSrs(2, 38).Closed(v1::ENDING_REASON_DROPOUT);
   Evaluation r = Evaluate(dropout.events(), DefaultRules());
@@ -145,7 +145,7 @@ TEST(PhaseModuleTest, ClosedByDropoutIsClosedAndPlannedCloseIsEnding) {
   planned.HeldSrs(1, 38).Closed(v1::ENDING_REASON_PLANNED);
   EXPECT_EQ(
       Evaluate(planned.events(), DefaultRules()).assessment.phase().phase(),
-      v1::PHASE_ENDING);
+      v1::PHASE_CLOSED);
 }
 
 TEST(PhaseModuleTest, DisabledModuleDoesNothing) {

@@ -691,7 +691,7 @@ TEST(EventValidatorMessageTest, ItemRangeComesFromTheRegistry) {
   e.mutable_measure_recorded()->set_items(2, -1);
   e.mutable_measure_recorded()->set_has_total(false);
   EXPECT_EQ(Validate(e).message(),
-            "measure_recorded.items[2]: srs items must be within 0-10");
+            "measure_recorded.items[2]: SRS items must be within 0-10");
 }
 
 TEST(EventValidatorMessageTest, LimitsComeFromTheCaller) {

@@ -49,6 +49,11 @@ struct StoreBackend {
       open;
 };
 
+// Keeps test names short and readable ("…/sqlite").
+void PrintTo(const StoreBackend& backend, std::ostream* os) {
+  *os << backend.name;
+}
+
 class StoreConformanceTest : public ::testing::TestWithParam<StoreBackend> {
  protected:
   void SetUp() override {

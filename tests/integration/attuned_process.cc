@@ -1,0 +1,115 @@
+#include "tests/integration/attuned_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "gtest/gtest.h"
+
+extern char** environ;
+
+namespace attune::testing {
+
+std::string MakeTempDir(const std::string& name) {
+  std::string tmpl = ::testing::TempDir() + "attune-" + name + "-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  char* made = mkdtemp(buf.data());
+  EXPECT_NE(made, nullptr);
+  return made ? std::string(made) : std::string();
+}
+
+std::unique_ptr<grpc::ClientContext> Context() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(10));
+  return ctx;
+}
+
+AttunedProcess::AttunedProcess(std::string dir,
+                               std::vector<std::string> extra_args)
+    : dir_(std::move(dir)), extra_args_(std::move(extra_args)) {}
+
+AttunedProcess::~AttunedProcess() {
+  if (pid_ > 0) Stop();
+}
+
+bool AttunedProcess::Start() {
+  int out[2];
+  if (pipe(out) != 0) return false;
+  std::string binary = std::string(ATTUNE_BINARY_DIR) + "/service/main/attuned";
+  std::string log = dir_ + "/attuned.log";
+  std::vector<std::string> args = {binary, "--listen", "127.0.0.1:0", "--db",
+                                   dir_ + "/attune.db"};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+  int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(),
+                       environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  if (rc != 0) {
+    close(out[0]);
+    pid_ = -1;
+    return false;
+  }
+  // attuned prints "attuned serving on HOST:PORT" once it is ready.
+  FILE* f = fdopen(out[0], "r");
+  char line[256] = {0};
+  bool ok = fgets(line, sizeof line, f) != nullptr;
+  fclose(f);
+  std::string s(line);
+  auto colon = s.rfind(':');
+  if (!ok || colon == std::string::npos) return false;
+  port_ = std::atoi(s.c_str() + colon + 1);
+  channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+  return port_ > 0;
+}
+
+int AttunedProcess::Stop() {
+  if (pid_ <= 0) return -1;
+  // Close our connection first: gRPC's graceful shutdown otherwise waits for
+  // the idle client connection to go away (about 5 s).
+  channel_.reset();
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  channel_.reset();
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string AttunedProcess::address() const {
+  return "127.0.0.1:" + std::to_string(port_);
+}
+
+std::shared_ptr<grpc::Channel> AttunedProcess::channel() { return channel_; }
+
+std::unique_ptr<v1::AllianceService::Stub> AttunedProcess::stub() {
+  return v1::AllianceService::NewStub(channel_);
+}
+
+std::string AttunedProcess::Log() const {
+  std::ifstream in(dir_ + "/attuned.log");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace attune::testing

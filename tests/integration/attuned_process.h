@@ -1,0 +1,54 @@
+// AttunedProcess: runs the real `attuned` binary on 127.0.0.1:0 with its own
+// SQLite file, for integration tests over real gRPC.
+#ifndef ATTUNE_TESTS_INTEGRATION_ATTUNED_PROCESS_H_
+#define ATTUNE_TESTS_INTEGRATION_ATTUNED_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attune/v1/alliance_service.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace attune::testing {
+
+class AttunedProcess {
+ public:
+  // `dir` holds the database and the captured log; reuse it to restart
+  // on the same data.
+  explicit AttunedProcess(std::string dir,
+                          std::vector<std::string> extra_args = {});
+  ~AttunedProcess();
+
+  // Starts attuned and waits until it prints its port. False on failure.
+  bool Start();
+  // SIGTERM, then wait. Returns the exit status (0 = clean).
+  int Stop();
+
+  int port() const { return port_; }
+  std::string address() const;
+  std::shared_ptr<grpc::Channel> channel();
+  std::unique_ptr<v1::AllianceService::Stub> stub();
+  // Everything attuned wrote to stderr so far.
+  std::string Log() const;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  std::vector<std::string> extra_args_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+// A unique new directory under the test temp dir.
+std::string MakeTempDir(const std::string& name);
+
+// A client context with a 10 s deadline.
+std::unique_ptr<grpc::ClientContext> Context();
+
+}  // namespace attune::testing
+
+#endif  // ATTUNE_TESTS_INTEGRATION_ATTUNED_PROCESS_H_
