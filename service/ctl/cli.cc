@@ -42,12 +42,16 @@ CommandLineSpec BuildSpec() {
       "Examples:\n"
       "  attunectl submit deploy/local/demo/episode-part1.jsonl\n"
       "  attunectl submit --batch 100 --keep-going backfill.jsonl\n"
+      "  attunectl submit --shift-from 2026-11-10T00:00:00Z demo.jsonl\n"
       "  export-events | attunectl submit -\n";
   submit.flags = {
       {"batch", "N",
        "send N events per SubmitEvents call (1-1000) instead of\n"
        "one SubmitEvent each"},
       {"keep-going", "", "after a rejected event, send the rest anyway"},
+      {"shift-from", "RFC3339",
+       "move every timestamp in the file by (now - RFC3339), so a\n"
+       "recorded course replays as recent history (demos, tests)"},
   };
 
   CommandSpec assessment;

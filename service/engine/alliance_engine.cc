@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -432,21 +431,9 @@ absl::StatusOr<store::PromptPage> AllianceEngine::ListPrompts(
   if (query.statuses.empty()) {
     query.statuses = {v1::PROMPT_STATUS_ACTIVE, v1::PROMPT_STATUS_ACKNOWLEDGED};
   }
-  ATTUNE_ASSIGN_OR_RETURN(store::PromptPage page, store_->ListPrompts(query));
-  // Expiry is also applied when read, so a prompt whose episode has gone
-  // quiet does not linger on screen.
-  absl::Time now = clock_();
-  std::set<int> wanted(query.statuses.begin(), query.statuses.end());
-  std::vector<v1::Prompt> kept;
-  for (v1::Prompt& p : page.prompts) {
-    if (!IsTerminal(p.status()) && p.has_expires_at() &&
-        now >= ToTime(p.expires_at())) {
-      p.set_status(v1::PROMPT_STATUS_EXPIRED);
-    }
-    if (wanted.count(p.status())) kept.push_back(std::move(p));
-  }
-  page.prompts = std::move(kept);
-  return page;
+  // Expiry follows the episode's own clock (see prompt.proto, expires_at),
+  // so what is listed does not depend on when it is asked.
+  return store_->ListPrompts(query);
 }
 
 absl::StatusOr<v1::Prompt> AllianceEngine::RecordFeedback(

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/ctl/commands.h"
@@ -107,6 +108,33 @@ TEST_F(CliTest, SubmitSendsEachEventWithTheDeadlineAndPrintsResponses) {
     EXPECT_GT(left, std::chrono::seconds(1));
     EXPECT_LT(left, std::chrono::milliseconds(5500));
   }
+}
+
+TEST_F(CliTest, SubmitShiftFromMovesEveryTimestampByTheSameAmount) {
+  const int64_t before = absl::ToUnixSeconds(absl::Now());
+  Result r =
+      Run({"submit", "--shift-from", "2026-09-02T10:50:00Z", ThreeEvents()});
+  const int64_t after = absl::ToUnixSeconds(absl::Now());
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  auto received = server_.service().received();
+  ASSERT_THAT(received.submitted, SizeIs(3));
+  const v1::SessionEvent& e = received.submitted[0];
+  // 2026-09-01T10:50:00Z is one day before the anchor: it lands a day ago.
+  const int64_t day = 24 * 3600;
+  EXPECT_GE(e.occurred_at().seconds(), before - day);
+  EXPECT_LE(e.occurred_at().seconds(), after - day);
+  // Nested timestamps move too, keeping the session's 50 minutes.
+  EXPECT_EQ(e.session_held().end().seconds(), e.occurred_at().seconds());
+  EXPECT_EQ(
+      e.session_held().end().seconds() - e.session_held().start().seconds(),
+      50 * 60);
+}
+
+TEST_F(CliTest, SubmitShiftFromRejectsABadTime) {
+  Result r = Run({"submit", "--shift-from", "yesterday", ThreeEvents()});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("--shift-from"));
+  EXPECT_THAT(server_.service().received().submitted, IsEmpty());
 }
 
 TEST_F(CliTest, SubmitStopsAtTheFirstRejectionNamingItsLine) {
