@@ -25,8 +25,8 @@ v1::MeasureRecorded Measure(v1::Instrument instrument,
 }
 
 TEST(InstrumentRegistryTest, ScoresSrsOnItsRange) {
-  auto s = Defaults().Score(
-      Measure(v1::INSTRUMENT_SRS, {9.5, 9, 8.5, 9}), "measure_recorded");
+  auto s = Defaults().Score(Measure(v1::INSTRUMENT_SRS, {9.5, 9, 8.5, 9}),
+                            "measure_recorded");
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_DOUBLE_EQ(s->total, 36);
   EXPECT_DOUBLE_EQ(s->percent, 90);
