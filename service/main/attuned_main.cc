@@ -27,6 +27,10 @@ ABSL_FLAG(std::string, db, "",
 ABSL_FLAG(bool, print_config, false,
           "Print the effective configuration and exit");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+ABSL_FLAG(bool, insecure_remote, false,
+          "Allow listening on a non-loopback address without TLS. This build "
+          "has no TLS: only behind a proxy that terminates TLS on the same "
+          "host");
 
 namespace {
 
@@ -34,6 +38,16 @@ int Fail(const absl::Status& status) {
   ATTUNE_LOG(ERROR) << "attuned cannot start: " << status.message();
   std::cerr << "attuned: " << status.message() << "\n";
   return 1;
+}
+
+// Loopback and Unix sockets are the sidecar case; anything else would put
+// health data on a network in clear text.
+bool IsLocalAddress(const std::string& address) {
+  if (address.rfind("unix:", 0) == 0) return true;
+  for (const char* prefix : {"127.", "localhost:", "[::1]:"}) {
+    if (address.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
 }
 
 std::string HostOf(const std::string& address) {
@@ -65,6 +79,17 @@ int main(int argc, char** argv) {
   if (absl::Status valid = attune::config::ValidateConfig(*config);
       !valid.ok()) {
     return Fail(valid);
+  }
+  if (!IsLocalAddress(config->listen_address())) {
+    if (!absl::GetFlag(FLAGS_insecure_remote)) {
+      return Fail(absl::FailedPreconditionError(
+          "listen_address: is not a loopback address and this build has no "
+          "TLS; bind 127.0.0.1 (the sidecar default) or pass "
+          "--insecure_remote behind a TLS-terminating proxy"));
+    }
+    ATTUNE_LOG(WARNING) << "INSECURE: listening beyond loopback without TLS "
+                           "(--insecure_remote); health data travels in "
+                           "clear text";
   }
   if (absl::GetFlag(FLAGS_print_config)) {
     std::string text;
