@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -37,6 +38,11 @@ int SessionOf(const v1::SessionEvent& e) {
   if (e.has_measure_recorded()) return e.measure_recorded().session_number();
   if (e.has_rupture_marker()) return e.rupture_marker().session_number();
   return 0;
+}
+
+int LatestHeld(const EpisodeHistory& history) {
+  std::vector<const SessionRecord*> held = history.HeldSessions();
+  return held.empty() ? 0 : held.back()->number;
 }
 
 absl::Time UtcDayStart(absl::Time t) {
@@ -135,12 +141,22 @@ absl::StatusOr<ClinicianDay> AllianceEngine::LoadClinicianDay(
 
 absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
     const std::string& tenant, const v1::SessionEvent& event,
-    store::EpisodeSnapshot& snapshot) {
+    store::EpisodeSnapshot& snapshot, bool server_stamped_time) {
   Prepared out;
   std::string fingerprint = Fingerprint(event);
   ATTUNE_ASSIGN_OR_RETURN(std::optional<store::StoredEvent> stored,
                           store_->FindEvent(tenant, event.event_id()));
   if (stored.has_value()) {
+    if (stored->fingerprint != fingerprint && server_stamped_time) {
+      // The server chose occurred_at (and the episode reference, from the
+      // prompt) for this retry: compare what the caller sent.
+      v1::SessionEvent same_time = event;
+      *same_time.mutable_occurred_at() = stored->event.occurred_at();
+      *same_time.mutable_episode() = stored->event.episode();
+      if (Fingerprint(same_time) == stored->fingerprint) {
+        fingerprint = stored->fingerprint;
+      }
+    }
     if (stored->fingerprint != fingerprint) {
       return absl::AlreadyExistsError(
           "event_id: already used for a different event");
@@ -190,7 +206,7 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
             : episode_prompts;
     ATTUNE_RETURN_IF_ERROR(
         ApplyFeedback(event.prompt_feedback(), ToTime(event.occurred_at()),
-                      history.latest_session(), target, &changed));
+                      LatestHeld(history), target, &changed));
     feedback_changed = changed;
     store::FeedbackRecord record;
     record.prompt_id = changed.id();
@@ -220,7 +236,8 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
   rin.now = history.latest_clinical_time() == absl::InfinitePast()
                 ? history.latest_time()
                 : history.latest_clinical_time();
-  rin.session = history.latest_session();
+  rin.session = LatestHeld(history);
+  rin.failed_modules = result.failed_modules;
   rin.budget = config_.rules().budget();
   std::vector<ModuleProposal> clinician_proposals;
   for (ModuleProposal& mp : result.proposals) {
@@ -242,8 +259,16 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
                      absl::FormatCivilTime(
                          absl::ToCivilDay(day_start, absl::UTCTimeZone()))),
         mp.proposal.prompt.kind(), 1);
-    ATTUNE_ASSIGN_OR_RETURN(std::optional<v1::Prompt> existing,
-                            store_->GetPrompt(tenant, id));
+    // This episode's copy first: it includes changes not yet committed
+    // (earlier events of the same batch). The clinician lock held by
+    // SubmitBatch keeps other episodes from writing it meanwhile.
+    std::optional<v1::Prompt> existing;
+    for (const v1::Prompt& c : clinician_prompts) {
+      if (c.id() == id) existing = c;
+    }
+    if (!existing) {
+      ATTUNE_ASSIGN_OR_RETURN(existing, store_->GetPrompt(tenant, id));
+    }
     v1::Prompt p = existing.value_or(mp.proposal.prompt);
     if (!existing) {
       p.set_id(id);
@@ -251,7 +276,7 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
       p.set_module_id(mp.module_id);
       p.set_module_version(mp.module_version);
       *p.mutable_episode() = event.episode();
-      p.set_raised_at_session(history.latest_session());
+      p.set_raised_at_session(LatestHeld(history));
       *p.mutable_created_at() = event.occurred_at();
       *p.mutable_expires_at() = ToProto(day_start + absl::Hours(48));
     } else if (IsTerminal(p.status())) {
@@ -264,7 +289,7 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
     }
     p.set_scope(v1::PROMPT_SCOPE_CLINICIAN);
     p.set_strength(mp.proposal.strength);
-    p.set_updated_at_session(history.latest_session());
+    p.set_updated_at_session(LatestHeld(history));
     *p.mutable_updated_at() = event.occurred_at();
     if (existing &&
         google::protobuf::util::MessageDifferencer::Equals(*existing, p)) {
@@ -330,9 +355,25 @@ absl::StatusOr<v1::SubmitEventResponse> AllianceEngine::Submit(
   return std::move(results.front());
 }
 
+std::vector<std::unique_lock<std::mutex>> AllianceEngine::LockClinicians(
+    const std::string& tenant, const std::vector<v1::SessionEvent>& events,
+    const std::vector<size_t>& indexes) {
+  std::set<size_t> stripes;
+  for (size_t i : indexes) {
+    stripes.insert(
+        (std::hash<std::string>()(tenant) * 31 +
+         std::hash<std::string>()(events[i].episode().clinician_id())) %
+        clinician_locks_.size());
+  }
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (size_t stripe : stripes) locks.emplace_back(clinician_locks_[stripe]);
+  return locks;
+}
+
 std::vector<absl::StatusOr<v1::SubmitEventResponse>>
 AllianceEngine::SubmitBatch(const std::string& tenant,
-                            const std::vector<v1::SessionEvent>& events) {
+                            const std::vector<v1::SessionEvent>& events,
+                            bool server_stamped_time) {
   std::vector<absl::StatusOr<v1::SubmitEventResponse>> results(
       events.size(), absl::UnknownError("not processed"));
   ValidationLimits limits{
@@ -355,21 +396,24 @@ AllianceEngine::SubmitBatch(const std::string& tenant,
   }
 
   for (const std::string& episode_id : order) {
-    const std::vector<size_t>& indexes = by_episode[episode_id];
+    std::vector<size_t> todo = by_episode[episode_id];
     std::lock_guard<std::mutex> lock(EpisodeLock(tenant, episode_id));
-    for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
+    std::vector<std::unique_lock<std::mutex>> clinician_locks =
+        LockClinicians(tenant, events, todo);
+    for (int attempt = 0; attempt < kMaxConflictRetries && !todo.empty();
+         ++attempt) {
       absl::StatusOr<store::EpisodeSnapshot> loaded =
           store_->LoadEpisode(tenant, episode_id);
       if (!loaded.ok()) {
-        for (size_t i : indexes) results[i] = loaded.status();
+        for (size_t i : todo) results[i] = loaded.status();
         break;
       }
       store::EpisodeSnapshot snapshot = *std::move(loaded);
       std::vector<std::pair<size_t, std::future<absl::Status>>> pending;
       std::vector<std::vector<v1::Prompt>> published(events.size());
-      for (size_t i : indexes) {
+      for (size_t i : todo) {
         absl::StatusOr<Prepared> prepared =
-            Prepare(tenant, events[i], snapshot);
+            Prepare(tenant, events[i], snapshot, server_stamped_time);
         if (!prepared.ok()) {
           stats_.events_rejected.fetch_add(1);
           results[i] = prepared.status();
@@ -384,7 +428,9 @@ AllianceEngine::SubmitBatch(const std::string& tenant,
         pending.emplace_back(i,
                              store_->CommitAsync(std::move(prepared->commit)));
       }
-      bool conflict = false;
+      // Only events that lost a version race (another writer committed to
+      // this episode first) are redone, on fresh state.
+      todo.clear();
       for (auto& [i, future] : pending) {
         absl::Status committed = future.get();
         if (committed.ok()) {
@@ -392,14 +438,14 @@ AllianceEngine::SubmitBatch(const std::string& tenant,
           Publish(tenant, published[i]);
           continue;
         }
-        if (absl::IsAborted(committed)) conflict = true;
+        if (absl::IsAborted(committed)) todo.push_back(i);
         results[i] = committed;
       }
-      // A version conflict means another writer (replica) committed to
-      // this episode first: redo the uncommitted ones on fresh state.
-      if (!conflict) break;
-      ATTUNE_LOG(WARNING) << "episode version conflict; retrying"
-                          << LogField("attempt", attempt + 1);
+      if (!todo.empty()) {
+        ATTUNE_LOG(WARNING) << "episode version conflict; retrying"
+                            << LogField("attempt", attempt + 1)
+                            << LogField("events", todo.size());
+      }
     }
   }
   return results;
@@ -431,9 +477,24 @@ absl::StatusOr<store::PromptPage> AllianceEngine::ListPrompts(
   if (query.statuses.empty()) {
     query.statuses = {v1::PROMPT_STATUS_ACTIVE, v1::PROMPT_STATUS_ACKNOWLEDGED};
   }
-  // Expiry follows the episode's own clock (see prompt.proto, expires_at),
-  // so what is listed does not depend on when it is asked.
-  return store_->ListPrompts(query);
+  ATTUNE_ASSIGN_OR_RETURN(store::PromptPage page, store_->ListPrompts(query));
+  // Episode prompts expire on the episode's own clock (prompt.proto,
+  // expires_at), applied when events arrive. A clinician prompt is about a
+  // calendar day, so it expires by the wall clock when read.
+  absl::Time now = clock_();
+  std::vector<v1::Prompt> kept;
+  for (v1::Prompt& p : page.prompts) {
+    if (p.scope() == v1::PROMPT_SCOPE_CLINICIAN && !IsTerminal(p.status()) &&
+        now >= ToTime(p.expires_at())) {
+      p.set_status(v1::PROMPT_STATUS_EXPIRED);
+    }
+    if (std::find(query.statuses.begin(), query.statuses.end(), p.status()) !=
+        query.statuses.end()) {
+      kept.push_back(std::move(p));
+    }
+  }
+  page.prompts = std::move(kept);
+  return page;
 }
 
 absl::StatusOr<v1::Prompt> AllianceEngine::RecordFeedback(
@@ -450,20 +511,16 @@ absl::StatusOr<v1::Prompt> AllianceEngine::RecordFeedback(
   event.set_event_id(req.event_id());
   *event.mutable_occurred_at() =
       req.has_occurred_at() ? req.occurred_at() : ToProto(clock_());
-  if (!req.has_occurred_at() && !req.event_id().empty()) {
-    // A retry without a client timestamp must fingerprint like the original.
-    ATTUNE_ASSIGN_OR_RETURN(std::optional<store::StoredEvent> earlier,
-                            store_->FindEvent(tenant, req.event_id()));
-    if (earlier) *event.mutable_occurred_at() = earlier->event.occurred_at();
-  }
   *event.mutable_episode() = prompt->episode();
   v1::PromptFeedback* fb = event.mutable_prompt_feedback();
   fb->set_prompt_id(req.prompt_id());
   fb->set_outcome(req.outcome());
   fb->set_reason(req.reason());
   if (req.has_snooze_until()) *fb->mutable_snooze_until() = req.snooze_until();
+  std::vector<absl::StatusOr<v1::SubmitEventResponse>> results =
+      SubmitBatch(tenant, {event}, !req.has_occurred_at());
   ATTUNE_ASSIGN_OR_RETURN(v1::SubmitEventResponse response,
-                          Submit(tenant, event));
+                          std::move(results.front()));
   for (const v1::Prompt& p : response.changed()) {
     if (p.id() == req.prompt_id()) return p;
   }

@@ -54,8 +54,12 @@ class AllianceEngine {
 
   // Stores many events; one result per event, in order. Events of one
   // episode are committed together.
+  // `server_stamped_time`: occurred_at was filled in by the server (a
+  // feedback call without a time), so a retry whose only difference is that
+  // time is a replay, not a conflict.
   std::vector<absl::StatusOr<v1::SubmitEventResponse>> SubmitBatch(
-      const std::string& tenant, const std::vector<v1::SessionEvent>& events);
+      const std::string& tenant, const std::vector<v1::SessionEvent>& events,
+      bool server_stamped_time = false);
 
   absl::StatusOr<v1::Assessment> GetAssessment(const std::string& tenant,
                                                const std::string& episode_id);
@@ -87,7 +91,8 @@ class AllianceEngine {
   // same batch; it is advanced past this event on success.
   absl::StatusOr<Prepared> Prepare(const std::string& tenant,
                                    const v1::SessionEvent& event,
-                                   store::EpisodeSnapshot& snapshot);
+                                   store::EpisodeSnapshot& snapshot,
+                                   bool server_stamped_time);
   absl::Status CheckEpisodeConsistency(const v1::SessionEvent& event,
                                        const store::EpisodeSnapshot& snapshot,
                                        const EpisodeHistory* history) const;
@@ -95,6 +100,12 @@ class AllianceEngine {
                                                 const v1::SessionEvent& event);
   std::mutex& EpisodeLock(const std::string& tenant,
                           const std::string& episode_id);
+  // Clinician-scoped prompts are shared by a clinician's episodes: their
+  // read-modify-write is serialised per clinician (taken after the episode
+  // lock, in index order).
+  std::vector<std::unique_lock<std::mutex>> LockClinicians(
+      const std::string& tenant, const std::vector<v1::SessionEvent>& events,
+      const std::vector<size_t>& indexes);
   void Publish(const std::string& tenant,
                const std::vector<v1::Prompt>& changed);
 
@@ -106,6 +117,7 @@ class AllianceEngine {
   PromptBus bus_;
   EngineStats stats_;
   std::array<std::mutex, 128> episode_locks_;
+  std::array<std::mutex, 64> clinician_locks_;
 };
 
 // Deterministic bytes of an event, for idempotency comparisons.

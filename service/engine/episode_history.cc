@@ -39,7 +39,11 @@ EpisodeHistory EpisodeHistory::Fold(std::vector<v1::SessionEvent> events,
     return r;
   };
   for (const v1::SessionEvent& e : h.events_) {
-    h.episode_ = e.episode();
+    // Feedback events copy a prompt's reference, which may predate a
+    // transfer: only clinical events say who the episode belongs to now.
+    if (!e.has_prompt_feedback() || h.episode_.episode_id().empty()) {
+      h.episode_ = e.episode();
+    }
     h.latest_time_ = std::max(h.latest_time_, ToTime(e.occurred_at()));
     if (!e.has_prompt_feedback()) {
       h.latest_clinical_time_ =

@@ -1,7 +1,5 @@
 #include "service/engine/prompt_bus.h"
 
-#include <vector>
-
 namespace attune::engine {
 
 bool PromptFilter::Matches(const std::string& prompt_tenant,
@@ -38,13 +36,12 @@ void PromptBus::Publish(const std::string& tenant, const v1::Prompt& prompt) {
 }
 
 void PromptBus::Close() {
-  std::map<int64_t, Subscriber> subs;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    closed_ = true;
-    subs.swap(subscribers_);
-  }
-  for (auto& [token, sub] : subs) sub.on_close();
+  // on_close runs under the lock, like on_prompt in Publish, so a subscriber
+  // that unsubscribes concurrently (and frees itself) is never called after.
+  std::lock_guard<std::mutex> lock(mu_);
+  closed_ = true;
+  for (auto& [token, sub] : subscribers_) sub.on_close();
+  subscribers_.clear();
 }
 
 size_t PromptBus::subscriber_count() const {

@@ -1,6 +1,8 @@
 // PromptBus: in-process fan-out of prompt changes to WatchPrompts streams.
 //
 // Publishing never blocks on a subscriber: callbacks must only enqueue.
+// Callbacks run under the bus's lock; once Unsubscribe returns, no callback
+// of that subscriber runs again.
 #ifndef ATTUNE_SERVICE_ENGINE_PROMPT_BUS_H_
 #define ATTUNE_SERVICE_ENGINE_PROMPT_BUS_H_
 

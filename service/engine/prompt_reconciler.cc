@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <set>
 
 #include "absl/strings/str_format.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -95,7 +96,18 @@ ReconcileResult Reconcile(ReconcileInput in) {
   for (size_t i = 0; i < prompts.size(); ++i) {
     v1::Prompt& p = prompts[i];
     ++ordinal[p.kind()];
-    if (!IsTerminal(p.status()) && in.now >= ToTime(p.expires_at())) {
+    // A dismissed or snoozed prompt never expires: it is off screen, and
+    // when its quiet period ends it either comes back (same id) or
+    // resolves, below.
+    bool quiet = p.status() == v1::PROMPT_STATUS_DISMISSED ||
+                 p.status() == v1::PROMPT_STATUS_SNOOZED;
+    if (!IsTerminal(p.status()) && p.scope() != v1::PROMPT_SCOPE_CLINICIAN &&
+        !google::protobuf::util::MessageDifferencer::Equals(p.episode(),
+                                                            in.episode)) {
+      // The episode's current reference (a transfer changes the clinician).
+      *p.mutable_episode() = in.episode;
+    }
+    if (!IsTerminal(p.status()) && !quiet && in.now >= ToTime(p.expires_at())) {
       p.set_status(v1::PROMPT_STATUS_EXPIRED);
       p.set_updated_at_session(in.session);
       *p.mutable_updated_at() = now;
@@ -156,9 +168,12 @@ ReconcileResult Reconcile(ReconcileInput in) {
 
   // Conditions that cleared. A dismissed or snoozed prompt keeps its status
   // through the cool-down, so that a quick recurrence stays quiet.
+  std::set<std::string> failed(in.failed_modules.begin(),
+                               in.failed_modules.end());
   for (auto& [kind, index] : open) {
     if (proposed.count(kind)) continue;
     v1::Prompt& p = prompts[index];
+    if (failed.count(p.module_id())) continue;
     bool quiet = p.status() == v1::PROMPT_STATUS_DISMISSED ||
                  p.status() == v1::PROMPT_STATUS_SNOOZED;
     if (quiet && !CooldownOver(p, in)) continue;
@@ -167,28 +182,23 @@ ReconcileResult Reconcile(ReconcileInput in) {
     *p.mutable_updated_at() = now;
   }
 
-  // The budget: the highest-priority open prompts are visible.
+  // The budget: at most N prompts per episode ask for attention (ACTIVE),
+  // by priority; the rest wait (QUEUED). Acknowledged prompts stay visible
+  // without taking a slot: the clinician has already taken them in.
+  int slots = in.budget.max_visible_per_episode();
   std::vector<size_t> candidates;
   for (size_t i = 0; i < prompts.size(); ++i) {
     v1::PromptStatus s = prompts[i].status();
-    if (Visible(s) || s == v1::PROMPT_STATUS_QUEUED) candidates.push_back(i);
+    if (s == v1::PROMPT_STATUS_ACTIVE || s == v1::PROMPT_STATUS_QUEUED) {
+      candidates.push_back(i);
+    }
   }
   std::sort(candidates.begin(), candidates.end(), [&](size_t a, size_t b) {
     return HigherPriority(prompts[a], prompts[b]);
   });
-  int slots = in.budget.max_visible_per_episode();
   for (size_t i : candidates) {
-    v1::Prompt& p = prompts[i];
-    if (slots > 0) {
-      if (p.status() == v1::PROMPT_STATUS_QUEUED) {
-        p.set_status(v1::PROMPT_STATUS_ACTIVE);
-      }
-      --slots;
-    } else if (p.status() == v1::PROMPT_STATUS_ACTIVE) {
-      p.set_status(v1::PROMPT_STATUS_QUEUED);
-    } else if (p.status() == v1::PROMPT_STATUS_ACKNOWLEDGED) {
-      --slots;  // acknowledged prompts keep their place on screen
-    }
+    prompts[i].set_status(slots-- > 0 ? v1::PROMPT_STATUS_ACTIVE
+                                      : v1::PROMPT_STATUS_QUEUED);
   }
 
   ReconcileResult result;

@@ -6,8 +6,9 @@
 //    the new evidence is stronger; a snoozed one until its time is up;
 //  - a prompt whose condition cleared resolves itself; one past its
 //    `expires_at` expires;
-//  - at most `max_visible_per_episode` are visible (ACTIVE/ACKNOWLEDGED) by
-//    priority; the rest are QUEUED until a slot frees.
+//  - at most `max_visible_per_episode` ask for attention (ACTIVE) by
+//    priority; the rest are QUEUED until a slot frees. Acknowledged prompts
+//    stay visible without taking a slot: they no longer ask for anything.
 //
 // Pure: time and session come in as arguments, so replaying a log gives the
 // same prompts.
@@ -33,10 +34,14 @@ struct ReconcileInput {
   std::vector<v1::Prompt> existing;
   // Episode-scoped proposals of this evaluation.
   std::vector<ModuleProposal> proposals;
-  // Logical time (latest event time) and latest session of the episode.
+  // Logical time (the episode's clinical clock) and the number of its latest
+  // held session (cool-downs count held sessions, not bookings).
   absl::Time now;
   int session = 0;
   v1::AlertBudgetConfig budget;
+  // Modules that failed in this evaluation: their prompts are left as they
+  // are rather than resolved for want of a proposal.
+  std::vector<std::string> failed_modules;
 };
 
 struct ReconcileResult {

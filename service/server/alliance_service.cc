@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <mutex>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "service/server/status_conversion.h"
@@ -21,27 +22,32 @@ class PromptWatcher final : public grpc::ServerWriteReactor<v1::PromptUpdate> {
         [this](const v1::Prompt& p) {
           v1::PromptUpdate u;
           *u.mutable_prompt() = p;
-          Enqueue(std::move(u));
+          Enqueue(std::move(u), /*initial=*/false);
         },
         [this] { Close(grpc::Status::OK); });
-    // The current state, read after subscribing so no change falls between.
+    // The current state, read after subscribing so no change falls between;
+    // live changes wait until it has been queued, so none is overtaken by an
+    // older initial copy.
     pool->Run([this, filter] {
       store::PromptQuery q;
       q.tenant = filter.tenant;
       q.episode_id = filter.episode_id;
       q.clinician_id = filter.clinician_id;
       q.page_size = 500;
-      absl::StatusOr<store::PromptPage> page = engine_->ListPrompts(q);
-      if (!page.ok()) {
-        Close(ToGrpcStatus(page.status()));
-      } else {
+      do {
+        absl::StatusOr<store::PromptPage> page = engine_->ListPrompts(q);
+        if (!page.ok()) {
+          Close(ToGrpcStatus(page.status()));
+          break;
+        }
         for (const v1::Prompt& p : page->prompts) {
           v1::PromptUpdate u;
           *u.mutable_prompt() = p;
           u.set_initial(true);
-          Enqueue(std::move(u));
+          Enqueue(std::move(u), /*initial=*/true);
         }
-      }
+        q.page_token = page->next_page_token;
+      } while (!q.page_token.empty());
       Release();
     });
   }
@@ -69,10 +75,23 @@ class PromptWatcher final : public grpc::ServerWriteReactor<v1::PromptUpdate> {
   }
 
  private:
-  void Enqueue(v1::PromptUpdate update) {
+  void Enqueue(v1::PromptUpdate update, bool initial) {
     std::lock_guard<std::mutex> lock(mu_);
     if (finished_) return;
-    queue_.push_back(std::move(update));
+    if (!initial && pending_initial_) {
+      held_.push_back(std::move(update));
+      return;
+    }
+    if (queue_.size() >= kMaxQueued) {
+      // A client that stops reading must not grow the server's memory.
+      closing_ = true;
+      close_status_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                   "watch stream is not being read; "
+                                   "reconnect to resume");
+      queue_.clear();
+    } else {
+      queue_.push_back(std::move(update));
+    }
     if (!writing_) NextLocked();
   }
 
@@ -86,6 +105,11 @@ class PromptWatcher final : public grpc::ServerWriteReactor<v1::PromptUpdate> {
   void Release() {
     std::unique_lock<std::mutex> lock(mu_);
     pending_initial_ = false;
+    if (!finished_) {
+      for (auto& u : held_) queue_.push_back(std::move(u));
+      held_.clear();
+      if (!writing_) NextLocked();
+    }
     if (!done_) return;
     lock.unlock();
     delete this;
@@ -112,7 +136,10 @@ class PromptWatcher final : public grpc::ServerWriteReactor<v1::PromptUpdate> {
   engine::AllianceEngine* engine_;
   int64_t token_ = 0;
   std::mutex mu_;
+  static constexpr size_t kMaxQueued = 1000;
   std::deque<v1::PromptUpdate> queue_;
+  // Live updates that arrived while the initial listing was running.
+  std::vector<v1::PromptUpdate> held_;
   v1::PromptUpdate current_;
   bool writing_ = false;
   bool closing_ = false;

@@ -337,6 +337,17 @@ TEST_F(ScenarioTest, WatchPromptsStreamsANewPromptLive) {
   EXPECT_TRUE(saw_rupture);
   ctx.TryCancel();
   reader->Finish();
+
+  // A new watcher starts with the current state, marked initial.
+  grpc::ClientContext ctx2;
+  ctx2.set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(10));
+  auto reader2 = stub_->WatchPrompts(&ctx2, req);
+  ASSERT_TRUE(reader2->Read(&update));
+  EXPECT_TRUE(update.initial());
+  EXPECT_EQ(update.prompt().kind(), "attune.rupture/check_rupture");
+  ctx2.TryCancel();
+  reader2->Finish();
 }
 
 TEST_F(ScenarioTest, RestartLosesNothingAcknowledged) {

@@ -182,6 +182,75 @@ TEST_F(ReconcilerTest, BudgetShowsTwoByPriorityAndQueuesTheRest) {
             v1::PROMPT_STATUS_ACTIVE);
 }
 
+TEST_F(ReconcilerTest, AcknowledgedPromptsDoNotCrowdOutNewOnes) {
+  Run(3, {Proposal("attune.phase/agree_goals", v1::SEVERITY_INFO, 30),
+          Proposal("attune.bordin/attend_to_bond", v1::SEVERITY_INFO, 60)});
+  Feedback(Only("attune.phase/agree_goals").id(),
+           v1::PromptFeedback::OUTCOME_ACCEPTED, 3);
+  Feedback(Only("attune.bordin/attend_to_bond").id(),
+           v1::PromptFeedback::OUTCOME_ACCEPTED, 3);
+  Run(4, {Proposal("attune.phase/agree_goals", v1::SEVERITY_INFO, 30),
+          Proposal("attune.bordin/attend_to_bond", v1::SEVERITY_INFO, 60),
+          Proposal("attune.rupture/check_rupture", v1::SEVERITY_WARNING, 90),
+          Proposal("attune.dropout_risk/reach_out", v1::SEVERITY_WARNING, 80),
+          Proposal("attune.feedback_adherence/collect_feedback",
+                   v1::SEVERITY_INFO, 20)});
+  // Two new prompts ask for attention; the third waits; the accepted ones
+  // stay on screen without taking a slot.
+  EXPECT_EQ(Only("attune.rupture/check_rupture").status(),
+            v1::PROMPT_STATUS_ACTIVE);
+  EXPECT_EQ(Only("attune.dropout_risk/reach_out").status(),
+            v1::PROMPT_STATUS_ACTIVE);
+  EXPECT_EQ(Only("attune.feedback_adherence/collect_feedback").status(),
+            v1::PROMPT_STATUS_QUEUED);
+  EXPECT_EQ(Only("attune.phase/agree_goals").status(),
+            v1::PROMPT_STATUS_ACKNOWLEDGED);
+  int active = 0;
+  for (const auto& p : prompts_)
+    active += p.status() == v1::PROMPT_STATUS_ACTIVE;
+  EXPECT_EQ(active, 2);
+}
+
+TEST_F(ReconcilerTest, SnoozeOutlivesTheTtlWithoutARepeat) {
+  const std::string kind = "attune.rupture/check_rupture";
+  Run(2, {Proposal(kind, v1::SEVERITY_WARNING, 90)});
+  std::string id = Only(kind).id();
+  // Snoozed for 8 weeks, longer than the 28-day expiry.
+  Feedback(id, v1::PromptFeedback::OUTCOME_SNOOZED, 2,
+           kT0 + absl::Hours(24 * 7) * 10);
+  Run(7, {Proposal(kind, v1::SEVERITY_WARNING, 90)});
+  EXPECT_EQ(prompts_.size(), 1u);
+  EXPECT_EQ(Only(kind).status(), v1::PROMPT_STATUS_SNOOZED);
+  Run(10, {Proposal(kind, v1::SEVERITY_WARNING, 90)});
+  EXPECT_EQ(Only(kind).id(), id);
+  EXPECT_EQ(Only(kind).status(), v1::PROMPT_STATUS_ACTIVE);
+}
+
+TEST_F(ReconcilerTest, FailedModuleKeepsItsPrompts) {
+  const std::string kind = "attune.rupture/check_rupture";
+  Run(4, {Proposal(kind, v1::SEVERITY_WARNING, 90)});
+  ReconcileInput in;
+  in.tenant = "default";
+  in.episode = episode_;
+  in.existing = prompts_;
+  in.session = 5;
+  in.now = kT0 + absl::Hours(24 * 7) * 5;
+  in.budget = budget_;
+  in.failed_modules = {"attune.rupture"};
+  ReconcileResult r = Reconcile(std::move(in));
+  EXPECT_TRUE(r.changed.empty());
+  EXPECT_EQ(r.prompts[0].status(), v1::PROMPT_STATUS_ACTIVE);
+}
+
+TEST_F(ReconcilerTest, TransferMovesOpenPromptsToTheNewClinician) {
+  const std::string kind = "attune.rupture/check_rupture";
+  Run(4, {Proposal(kind, v1::SEVERITY_WARNING, 90)});
+  episode_.set_clinician_id("t-new");
+  ReconcileResult r = Run(5, {Proposal(kind, v1::SEVERITY_WARNING, 90)});
+  ASSERT_EQ(r.changed.size(), 1u);
+  EXPECT_EQ(Only(kind).episode().clinician_id(), "t-new");
+}
+
 TEST_F(ReconcilerTest, ExpiredPromptIsReplacedByANewOne) {
   const std::string kind = "attune.rupture/check_rupture";
   Run(1, {Proposal(kind, v1::SEVERITY_WARNING, 90)});
