@@ -157,6 +157,7 @@ absl::Status CheckServer(const v1::ServerConfig& c) {
       .AtLeast(c.max_future_skew_seconds(), 0, "max_future_skew_seconds")
       .AtLeast(c.max_batch_events(), 1, "max_batch_events")
       .AtLeast(c.max_message_bytes(), 1, "max_message_bytes")
+      .AtLeast(c.max_send_message_bytes(), 1, "max_send_message_bytes")
       .AtLeast(c.shutdown_grace_seconds(), 0, "shutdown_grace_seconds")
       .status();
 }

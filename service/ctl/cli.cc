@@ -214,11 +214,17 @@ int RunCli(const std::vector<std::string>& args, const CliIo& io) {
   }
 
   // Loopback sidecar: plaintext. TLS and tokens arrive with attuned's auth.
-  CommandEnv env{
-      *line,  grpc::CreateChannel(server, grpc::InsecureChannelCredentials()),
-      server, *timeout,
-      *io.in, *io.out,
-      *io.err};
+  // Batch responses run to a few KiB per event: allow what attuned may send.
+  grpc::ChannelArguments channel_args;
+  channel_args.SetMaxReceiveMessageSize(64 << 20);
+  CommandEnv env{*line,
+                 grpc::CreateCustomChannel(
+                     server, grpc::InsecureChannelCredentials(), channel_args),
+                 server,
+                 *timeout,
+                 *io.in,
+                 *io.out,
+                 *io.err};
   return run(env);
 }
 

@@ -191,7 +191,9 @@ grpc::ServerUnaryReactor* AllianceServiceImpl::SubmitEvents(
       v1::EventResult* r = resp->add_results();
       r->set_event_id(events[i].event_id());
       if (results[i].ok()) {
-        *r->mutable_response() = *std::move(results[i]);
+        if (!req->results_only()) {
+          *r->mutable_response() = *std::move(results[i]);
+        }
         resp->set_accepted(resp->accepted() + 1);
       } else {
         r->set_code(static_cast<int>(results[i].status().code()));

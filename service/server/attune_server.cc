@@ -38,7 +38,7 @@ absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
                            grpc::InsecureServerCredentials(), &s->port_);
   builder.RegisterService(s->service_.get());
   builder.SetMaxReceiveMessageSize(config.max_message_bytes());
-  builder.SetMaxSendMessageSize(config.max_message_bytes());
+  builder.SetMaxSendMessageSize(config.max_send_message_bytes());
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat(

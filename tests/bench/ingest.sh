@@ -69,7 +69,7 @@ report "$clients clients, SubmitEvent" "$total" "$(awk -v a="$t0" -v b="$t1" 'BE
 stop_server
 
 run_server
-t0=$(now); "$ctl" submit --batch 500 "$work/all.jsonl" > /dev/null 2>>"$work/ctl.err"; t1=$(now)
+t0=$(now); "$ctl" submit --batch 500 "$work/all.jsonl" > /dev/null 2>>"$work/ctl.err" || { grep -m3 "line" "$work/ctl.err" >&2; }; t1=$(now)
 report "1 client, SubmitEvents (500/call)" "$total" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" 1
 stop_server
 if grep -q rejected "$work/ctl.err" && grep -v " 0 rejected" "$work/ctl.err" | grep -q rejected; then

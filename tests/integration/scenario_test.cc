@@ -279,6 +279,31 @@ TEST_F(ScenarioTest, BatchSubmitReportsEachEvent) {
   EXPECT_EQ(Assess("ep-batch").event_count(), 7);
 }
 
+TEST_F(ScenarioTest, LargeBackfillBatchFitsAndResultsOnlyIsCompact) {
+  // 600 events: their full responses exceed the 1 MiB request limit, which
+  // must not apply to what the server sends back.
+  v1::SubmitEventsRequest req;
+  for (int e = 0; e < 30; ++e) {
+    EpisodeScript s("client-bf-" + std::to_string(e), "clin-bf",
+                    "ep-bf-" + std::to_string(e));
+    for (const auto& ev : SteadyCourse(s, 10)) {
+      if (!ev.has_goals_agreed()) *req.add_events() = ev;
+    }
+  }
+  ASSERT_EQ(req.events_size(), 600);
+  v1::SubmitEventsResponse resp;
+  ASSERT_TRUE(stub_->SubmitEvents(Context().get(), req, &resp).ok());
+  EXPECT_EQ(resp.accepted(), 600);
+  EXPECT_GT(resp.ByteSizeLong(), 1u << 20);
+
+  // Resubmitted with results_only: all replays, no responses.
+  req.set_results_only(true);
+  ASSERT_TRUE(stub_->SubmitEvents(Context().get(), req, &resp).ok());
+  EXPECT_EQ(resp.accepted(), 600);
+  for (const auto& r : resp.results()) EXPECT_FALSE(r.has_response());
+  EXPECT_LT(resp.ByteSizeLong(), 64u << 10);
+}
+
 TEST_F(ScenarioTest, FeedbackDismissesAndListsByClinician) {
   // A recent course: prompts are listed only until they expire.
   EpisodeScript s("client-f", "clin-fb", "ep-feedback",
