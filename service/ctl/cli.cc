@@ -159,7 +159,23 @@ CommandLineSpec BuildSpec() {
       {"service", "NAME", "a service name; default: the server as a whole"},
   };
 
-  spec.commands = {submit, assessment, prompts, watch, feedback, health};
+  CommandSpec modules;
+  modules.name = "modules";
+  modules.summary = "the rule modules, their health and feedback (ListModules)";
+  modules.description =
+      "Every rule module in run order: version, enabled, evaluations and\n"
+      "errors since the server started, and how clinicians answered its\n"
+      "prompts (accepted / dismissed / snoozed) for this tenant.\n"
+      "\n"
+      "Examples:\n"
+      "  attunectl modules --format table\n"
+      "  attunectl modules | jq .modules[0]\n";
+  modules.flags = {
+      {"format", "json|table", "one JSON message (default) or a table"},
+  };
+
+  spec.commands = {submit,   assessment, prompts, watch,
+                   feedback, health,     modules};
   return spec;
 }
 
@@ -170,6 +186,7 @@ CommandFn FindRunner(const std::string& command) {
   if (command == "watch") return RunWatch;
   if (command == "feedback") return RunFeedback;
   if (command == "health") return RunHealth;
+  if (command == "modules") return RunModules;
   return nullptr;
 }
 

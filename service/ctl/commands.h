@@ -44,6 +44,7 @@ int RunPrompts(const CommandEnv& env);
 int RunWatch(const CommandEnv& env);
 int RunFeedback(const CommandEnv& env);
 int RunHealth(const CommandEnv& env);
+int RunModules(const CommandEnv& env);
 
 // --- Shared by the commands -------------------------------------------------
 

@@ -30,6 +30,8 @@ absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
   s->pool_ = std::make_unique<WorkerPool>(kWorkerThreads);
   s->service_ =
       std::make_unique<AllianceServiceImpl>(s->engine_.get(), s->pool_.get());
+  s->admin_ = std::make_unique<RuleAdminServiceImpl>(
+      s->engine_.get(), s->store_.get(), s->pool_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -37,6 +39,7 @@ absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
   builder.AddListeningPort(config.listen_address(),
                            grpc::InsecureServerCredentials(), &s->port_);
   builder.RegisterService(s->service_.get());
+  builder.RegisterService(s->admin_.get());
   builder.SetMaxReceiveMessageSize(config.max_message_bytes());
   builder.SetMaxSendMessageSize(config.max_send_message_bytes());
   s->server_ = builder.BuildAndStart();

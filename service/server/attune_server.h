@@ -18,6 +18,7 @@
 #include "grpcpp/server.h"
 #include "service/engine/alliance_engine.h"
 #include "service/server/alliance_service.h"
+#include "service/server/rule_admin_service.h"
 #include "service/server/worker_pool.h"
 #include "service/store/store.h"
 
@@ -45,6 +46,7 @@ class AttuneServer {
   std::unique_ptr<engine::AllianceEngine> engine_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<AllianceServiceImpl> service_;
+  std::unique_ptr<RuleAdminServiceImpl> admin_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "attune/v1/rule_admin.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "service/engine/episode_history.h"
 #include "tests/integration/attuned_process.h"
@@ -337,6 +338,21 @@ TEST_F(ScenarioTest, FeedbackDismissesAndListsByClinician) {
   list.set_episode_id("ep-feedback");
   ASSERT_TRUE(stub_->ListPrompts(Context().get(), list, &listed).ok());
   for (const auto& q : listed.prompts()) EXPECT_NE(q.id(), p->id());
+
+  // The dismissal is counted against the rupture rule.
+  auto admin = v1::RuleAdmin::NewStub(server_->channel());
+  v1::ListModulesResponse modules;
+  ASSERT_TRUE(
+      admin->ListModules(Context().get(), v1::ListModulesRequest(), &modules)
+          .ok());
+  ASSERT_EQ(modules.modules_size(), 9);
+  EXPECT_EQ(modules.modules(0).id(), "attune.alliance");
+  for (const auto& m : modules.modules()) {
+    EXPECT_TRUE(m.enabled()) << m.id();
+    EXPECT_GT(m.evaluations(), 0) << m.id();
+    EXPECT_EQ(m.errors(), 0) << m.id();
+    EXPECT_EQ(m.feedback().dismissed(), m.id() == "attune.rupture" ? 1 : 0);
+  }
 
   // An unknown prompt is NOT_FOUND.
   fb.set_event_id("fb-2");

@@ -1,0 +1,29 @@
+// RuleAdminServiceImpl: attune.v1.RuleAdmin, how the rule modules behave.
+#ifndef ATTUNE_SERVICE_SERVER_RULE_ADMIN_SERVICE_H_
+#define ATTUNE_SERVICE_SERVER_RULE_ADMIN_SERVICE_H_
+
+#include "attune/v1/rule_admin.grpc.pb.h"
+#include "service/engine/alliance_engine.h"
+#include "service/server/worker_pool.h"
+#include "service/store/store.h"
+
+namespace attune::server {
+
+class RuleAdminServiceImpl final : public v1::RuleAdmin::CallbackService {
+ public:
+  RuleAdminServiceImpl(engine::AllianceEngine* engine, store::Store* store,
+                       WorkerPool* pool);
+
+  grpc::ServerUnaryReactor* ListModules(grpc::CallbackServerContext* ctx,
+                                        const v1::ListModulesRequest* req,
+                                        v1::ListModulesResponse* resp) override;
+
+ private:
+  engine::AllianceEngine* engine_;
+  store::Store* store_;
+  WorkerPool* pool_;
+};
+
+}  // namespace attune::server
+
+#endif  // ATTUNE_SERVICE_SERVER_RULE_ADMIN_SERVICE_H_
