@@ -18,7 +18,7 @@ mkdir -p "$CCACHE_DIR"
 jobs="$(nproc)"
 
 echo "== clang-format check"
-mapfile -t sources < <(git ls-files -co --exclude-standard -- '*.h' '*.cc' '*.c' | grep -v '^build')
+mapfile -t sources < <(find proto service plugins tests \( -name '*.h' -o -name '*.cc' -o -name '*.c' \) -type f | sort)
 clang-format --dry-run --Werror "${sources[@]}"
 
 run_suite() {
