@@ -355,6 +355,18 @@ absl::StatusOr<v1::SubmitEventResponse> AllianceEngine::Submit(
   return std::move(results.front());
 }
 
+absl::StatusOr<v1::SubmitEventResponse> AllianceEngine::StoredReplay(
+    const std::string& tenant, const v1::SessionEvent& event) {
+  if (event.event_id().empty()) return absl::NotFoundError("no event_id");
+  ATTUNE_ASSIGN_OR_RETURN(std::optional<store::StoredEvent> stored,
+                          store_->FindEvent(tenant, event.event_id()));
+  if (!stored || stored->fingerprint != Fingerprint(event)) {
+    return absl::NotFoundError("not stored");
+  }
+  stored->response.set_replayed(true);
+  return std::move(stored->response);
+}
+
 std::vector<std::unique_lock<std::mutex>> AllianceEngine::LockClinicians(
     const std::string& tenant, const std::vector<v1::SessionEvent>& events,
     const std::vector<size_t>& indexes) {
@@ -386,6 +398,16 @@ AllianceEngine::SubmitBatch(const std::string& tenant,
   for (size_t i = 0; i < events.size(); ++i) {
     absl::Status valid = ValidateEvent(events[i], instruments_, limits);
     if (!valid.ok()) {
+      // An event stored earlier is answered from storage even if today's
+      // configuration would reject it (an instrument removed, a lower
+      // skew): idempotency outlives configuration changes.
+      if (absl::StatusOr<v1::SubmitEventResponse> replay =
+              StoredReplay(tenant, events[i]);
+          replay.ok()) {
+        stats_.events_replayed.fetch_add(1);
+        results[i] = *std::move(replay);
+        continue;
+      }
       stats_.events_rejected.fetch_add(1);
       results[i] = valid;
       continue;

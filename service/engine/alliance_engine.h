@@ -93,6 +93,9 @@ class AllianceEngine {
                                    const v1::SessionEvent& event,
                                    store::EpisodeSnapshot& snapshot,
                                    bool server_stamped_time);
+  // The stored response when exactly this event was stored before.
+  absl::StatusOr<v1::SubmitEventResponse> StoredReplay(
+      const std::string& tenant, const v1::SessionEvent& event);
   absl::Status CheckEpisodeConsistency(const v1::SessionEvent& event,
                                        const store::EpisodeSnapshot& snapshot,
                                        const EpisodeHistory* history) const;

@@ -256,6 +256,29 @@ TEST_F(AllianceEngineTest, ClinicianPromptIsOnePerDayAcrossEpisodes) {
   EXPECT_EQ(day_prompts, 1);
 }
 
+TEST_F(AllianceEngineTest, ReplayOutlivesAConfigurationChange) {
+  v1::SessionEvent srs = Srs("ep", 1, 30);
+  auto first = engine_->Submit("t", srs);
+  ASSERT_TRUE(first.ok());
+  // The clinic later narrows the SRS total range: the stored event would no
+  // longer validate, but resending it is still answered from storage.
+  v1::ServerConfig narrowed = config_;
+  for (auto& def : *narrowed.mutable_rules()->mutable_instruments()) {
+    if (def.instrument() == v1::INSTRUMENT_SRS) def.set_total_min(32);
+  }
+  std::vector<std::unique_ptr<RuleModule>> modules;
+  modules.push_back(std::make_unique<LowSrsModule>());
+  auto engine =
+      AllianceEngine::Create(store_.get(), narrowed, std::move(modules));
+  ASSERT_TRUE(engine.ok());
+  auto again = (*engine)->Submit("t", srs);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed());
+  // A new event breaking the new rule is rejected as usual.
+  auto fresh = (*engine)->Submit("t", Srs("ep", 2, 30));
+  EXPECT_EQ(fresh.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(AllianceEngineTest, TenantsNeverSeeEachOther) {
   ASSERT_TRUE(engine_->Submit("tenant-a", Srs("ep", 1, 30)).ok());
   EXPECT_EQ(engine_->GetAssessment("tenant-b", "ep").status().code(),
