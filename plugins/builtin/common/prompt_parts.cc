@@ -60,11 +60,20 @@ void AddReference(v1::Prompt& prompt, absl::string_view citation) {
   prompt.add_references()->set_citation(std::string(citation));
 }
 
+namespace {
+
+// Evidence is shown to people: 6.9, not 6.8999999999999986 (a difference of
+// two scores in binary floating point). Four decimals keep any real
+// precision of the instruments.
+double Tidy(double v) { return std::round(v * 1e4) / 1e4; }
+
+}  // namespace
+
 v1::Evidence ValueEvidence(absl::string_view name, double value, int session,
                            absl::string_view note) {
   v1::Evidence e;
   e.set_name(std::string(name));
-  e.set_value(value);
+  e.set_value(Tidy(value));
   e.set_session_number(session);
   e.set_note(std::string(note));
   return e;
@@ -74,7 +83,7 @@ v1::Evidence ThresholdEvidence(absl::string_view name, double value,
                                absl::string_view comparison, double threshold,
                                int session, absl::string_view note) {
   v1::Evidence e = ValueEvidence(name, value, session, note);
-  e.set_threshold(threshold);
+  e.set_threshold(Tidy(threshold));
   e.set_has_threshold(true);
   e.set_comparison(std::string(comparison));
   return e;

@@ -16,6 +16,14 @@ TEST(PromptPartsTest, NumbersForProseHaveAtMostOneDecimal) {
   EXPECT_EQ(Pct(74.6), "75%");
 }
 
+TEST(PromptPartsTest, EvidenceValuesCarryNoFloatingPointNoise) {
+  double drop = 37.9 - 31.0;  // 6.8999999999999986 in binary
+  v1::Evidence e = ThresholdEvidence("srs_drop", drop, "drop>=", 4, 6, "");
+  EXPECT_EQ(e.value(), 6.9);
+  EXPECT_EQ(e.threshold(), 4);
+  EXPECT_EQ(ValueEvidence("pct", 74.56789, 2, "").value(), 74.5679);
+}
+
 TEST(PromptPartsTest, ShortSummaryIsKept) {
   v1::Prompt prompt;
   SetSummary(prompt, "Check in with the client.");
