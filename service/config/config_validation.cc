@@ -6,6 +6,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "service/common/status_macros.h"
 #include "service/config/config_loader.h"
 #include "service/engine/instrument_registry.h"
@@ -230,6 +232,32 @@ absl::Status CheckOtherModules(const v1::RulesConfig& r) {
       .status();
 }
 
+// What can be checked without loading: the plugin itself is checked by
+// engine::LoadNativePlugin at start-up.
+absl::Status CheckPlugins(const v1::ServerConfig& c) {
+  std::set<std::string> paths;
+  for (int i = 0; i < c.plugins_size(); ++i) {
+    const v1::NativePlugin& plugin = c.plugins(i);
+    const std::string where = absl::StrCat("plugins[", i, "]");
+    if (plugin.path().empty()) {
+      return Invalid(absl::StrCat(where, ".path"), "is required");
+    }
+    if (!paths.insert(plugin.path()).second) {
+      return Invalid(absl::StrCat(where, ".path"), "is listed more than once");
+    }
+    if (!plugin.config_json().empty()) {
+      google::protobuf::Struct object;
+      if (!google::protobuf::util::JsonStringToMessage(plugin.config_json(),
+                                                       &object)
+               .ok()) {
+        return Invalid(absl::StrCat(where, ".config_json"),
+                       "must be a JSON object");
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckBudget(const v1::AlertBudgetConfig& b) {
   return FieldChecks("rules.budget")
       .AtLeast(b.max_visible_per_episode(), 1, "max_visible_per_episode")
@@ -245,6 +273,7 @@ absl::Status CheckBudget(const v1::AlertBudgetConfig& b) {
 absl::Status ValidateConfig(const v1::ServerConfig& config) {
   ATTUNE_RETURN_IF_ERROR(CheckServer(config));
   ATTUNE_RETURN_IF_ERROR(CheckStore(config.store()));
+  ATTUNE_RETURN_IF_ERROR(CheckPlugins(config));
   const v1::RulesConfig& rules = config.rules();
   ATTUNE_RETURN_IF_ERROR(CheckInstruments(rules));
   ATTUNE_RETURN_IF_ERROR(CheckAlliancePreference(rules));

@@ -174,8 +174,35 @@ CommandLineSpec BuildSpec() {
       {"format", "json|table", "one JSON message (default) or a table"},
   };
 
+  CommandSpec plugin;
+  plugin.name = "plugin";
+  plugin.arguments = "check <file.so>";
+  plugin.argument_names = {"<action> (check)", "<file.so>"};
+  plugin.summary = "load a native rule-module plugin here and try it out";
+  plugin.description =
+      "Loads the plugin in this process exactly as attuned would (no server\n"
+      "is contacted) and prints its info as 'key: value' lines: file, name,\n"
+      "version, vendor, abi, and one 'module: <id> <version>' per module.\n"
+      "With --events, folds the file's SessionEvents per episode with the\n"
+      "built-in default configuration and, after each event, runs every\n"
+      "module with that event as the trigger, printing each prompt as a JSON\n"
+      "line. Exit 0 when the plugin loads and no evaluation failed, 1\n"
+      "otherwise (with the loader's or the module's message), 2 for a bad\n"
+      "command line or events file.\n"
+      "\n"
+      "Examples:\n"
+      "  attunectl plugin check ./libacme_safety.so\n"
+      "  attunectl plugin check ./libacme_safety.so --config '{\"level\": 2}' "
+      "\\\n"
+      "      --events deploy/local/demo/episode-part1.jsonl\n";
+  plugin.flags = {
+      {"config", "JSON",
+       "the JSON object given to every module's create()\n(default {})"},
+      {"events", "FILE.jsonl", "SessionEvents to run the modules over"},
+  };
+
   spec.commands = {submit,   assessment, prompts, watch,
-                   feedback, health,     modules};
+                   feedback, health,     modules, plugin};
   return spec;
 }
 
@@ -187,6 +214,7 @@ CommandFn FindRunner(const std::string& command) {
   if (command == "feedback") return RunFeedback;
   if (command == "health") return RunHealth;
   if (command == "modules") return RunModules;
+  if (command == "plugin") return RunPlugin;
   return nullptr;
 }
 

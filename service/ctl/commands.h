@@ -45,6 +45,8 @@ int RunWatch(const CommandEnv& env);
 int RunFeedback(const CommandEnv& env);
 int RunHealth(const CommandEnv& env);
 int RunModules(const CommandEnv& env);
+// Loads a plugin locally; uses no channel.
+int RunPlugin(const CommandEnv& env);
 
 // --- Shared by the commands -------------------------------------------------
 

@@ -3,7 +3,10 @@
 
 #include <cstdio>
 #include <iostream>
+#include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -13,6 +16,7 @@
 #include "plugins/builtin/registry.h"
 #include "service/common/log.h"
 #include "service/config/config_loader.h"
+#include "service/engine/native_plugin.h"
 #include "service/server/attune_server.h"
 #include "service/store/sqlite/sqlite_store.h"
 
@@ -48,6 +52,35 @@ bool IsLocalAddress(const std::string& address) {
     if (address.rfind(prefix, 0) == 0) return true;
   }
   return false;
+}
+
+// The built-in modules, then each configured plugin's in order. Any plugin
+// that will not load, or brings a module id already taken, stops start-up.
+absl::StatusOr<std::vector<std::unique_ptr<attune::engine::RuleModule>>>
+LoadModules(const attune::v1::ServerConfig& config) {
+  std::vector<std::unique_ptr<attune::engine::RuleModule>> modules =
+      attune::builtin::MakeBuiltinModules();
+  std::set<std::string> ids;
+  for (const auto& m : modules) ids.emplace(m->id());
+  for (const attune::v1::NativePlugin& plugin : config.plugins()) {
+    auto loaded =
+        attune::engine::LoadNativePlugin(plugin.path(), plugin.config_json());
+    if (!loaded.ok()) return loaded.status();
+    for (auto& m : *loaded) {
+      if (!ids.emplace(m->id()).second) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "plugin ", plugin.path(), ": module ", std::string(m->id()),
+            " is already provided by a built-in module or an "
+            "earlier plugin"));
+      }
+      ATTUNE_LOG(INFO) << "native rule module loaded"
+                       << attune::LogField("module", m->id())
+                       << attune::LogField("version", m->version())
+                       << attune::LogField("plugin", plugin.path());
+      modules.push_back(std::move(m));
+    }
+  }
+  return modules;
 }
 
 std::string HostOf(const std::string& address) {
@@ -106,14 +139,18 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Plugins load before the store opens: a refused plugin leaves no trace.
+  auto modules = LoadModules(*config);
+  if (!modules.ok()) return Fail(modules.status());
+
   attune::store::SqliteStoreOptions store_options;
   store_options.path = config->store().sqlite_path();
   store_options.max_batch = config->store().group_commit_max_batch();
   auto store = attune::store::OpenSqliteStore(store_options);
   if (!store.ok()) return Fail(store.status());
 
-  auto server = attune::server::AttuneServer::Start(
-      *config, *std::move(store), attune::builtin::MakeBuiltinModules());
+  auto server = attune::server::AttuneServer::Start(*config, *std::move(store),
+                                                    *std::move(modules));
   if (!server.ok()) return Fail(server.status());
   // One machine-readable line on stdout: scripts and tests read the port.
   std::cout << "attuned serving on " << HostOf(config->listen_address()) << ":"

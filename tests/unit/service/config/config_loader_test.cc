@@ -516,6 +516,21 @@ std::vector<RuleCase> LoadAndBudgetCases() {
       {"SnoozeZeroDays",
        [](auto& c) { Rules(c)->mutable_budget()->set_max_snooze_days(0); },
        "rules.budget.max_snooze_days"},
+      {"PluginWithoutPath", [](auto& c) { c.add_plugins(); },
+       "plugins[0].path"},
+      {"PluginListedTwice",
+       [](auto& c) {
+         c.add_plugins()->set_path("/opt/a.so");
+         c.add_plugins()->set_path("/opt/a.so");
+       },
+       "plugins[1].path"},
+      {"PluginConfigNotAnObject",
+       [](auto& c) {
+         v1::NativePlugin* p = c.add_plugins();
+         p->set_path("/opt/a.so");
+         p->set_config_json("[1]");
+       },
+       "plugins[0].config_json"},
   };
 }
 
@@ -549,6 +564,9 @@ TEST(ValidateConfigTest, BoundaryValuesPass) {
   r->mutable_budget()->set_prompt_ttl_days(1);
   Srs(c)->set_reliable_drop(40);
   Srs(c)->set_concern_below_total(40);
+  v1::NativePlugin* plugin = c.add_plugins();
+  plugin->set_path("/opt/acme/libacme_safety.so");
+  plugin->set_config_json(R"({"acme.safety_item": {"level": 2}})");
   absl::Status status = ValidateConfig(c);
   EXPECT_TRUE(status.ok()) << status;
 }

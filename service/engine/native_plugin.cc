@@ -1,0 +1,580 @@
+#include "service/engine/native_plugin.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <mutex>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "attune/plugin.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "service/common/log.h"
+
+// The opaque host objects of plugin.h. A registrar lives for one
+// attune_plugin_init call; an output for one create or evaluate call.
+struct attune_registrar {
+  attune::engine::NativePluginInfo* info = nullptr;
+  std::vector<attune_module_def>* defs = nullptr;
+  // The first registration error: the load fails with it even when the
+  // plugin ignores the code register_module returned.
+  absl::Status first_error;
+  bool open = false;
+};
+
+struct attune_eval_output {
+  // plugin.h lets a plugin call emit_prompt and set_error from any thread
+  // while evaluate runs.
+  std::mutex mu;
+  bool accepts_prompts = false;
+  std::vector<std::string> prompts;
+  std::string error;
+  bool overflow = false;
+};
+
+namespace attune::engine {
+namespace {
+
+// Bounds on what a plugin can make the host copy.
+constexpr std::size_t kMaxPrompts = 32;
+constexpr std::size_t kMaxPromptJsonBytes = 64 * 1024;
+constexpr std::size_t kMaxMessageBytes = 256;
+constexpr std::size_t kMaxNameBytes = 128;
+// The CDS Hooks card limit, as for the built-in modules.
+constexpr std::size_t kMaxSummaryBytes = 140;
+
+// Fields every ABI 1.x struct has, whatever its struct_size says beyond.
+constexpr uint32_t kMinInfoSize = offsetof(attune_plugin_info, name);
+constexpr uint32_t kMinModuleDefSize =
+    offsetof(attune_module_def, evaluate) + sizeof(attune_module_def::evaluate);
+
+// Handles are never closed: code and static data of a plugin must outlive
+// every module, callback and log line that came from it.
+void KeepLoaded(void* handle) {
+  static std::mutex* const mu = new std::mutex;
+  static std::vector<void*>* const handles = new std::vector<void*>;
+  std::lock_guard<std::mutex> lock(*mu);
+  handles->push_back(handle);
+}
+
+// What a plugin hands us as text, made fit for one log line or message.
+std::string Printable(const char* data, std::size_t size, std::size_t max) {
+  std::string out;
+  if (data == nullptr) return out;
+  size = std::min(size, max);
+  out.reserve(size);
+  for (std::size_t i = 0; i < size; ++i) {
+    const unsigned char c = static_cast<unsigned char>(data[i]);
+    out.push_back(c < 0x20 || c == 0x7f ? ' ' : static_cast<char>(c));
+  }
+  return out;
+}
+
+std::string CString(const char* s, std::size_t max) {
+  if (s == nullptr) return "";
+  return Printable(s, strnlen(s, max), max);
+}
+
+std::string CodeName(int code) {
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+}
+
+// A code returned from C, possibly garbage.
+absl::StatusCode ToCode(int code) {
+  if (code < ATTUNE_OK || code > ATTUNE_UNAUTHENTICATED) {
+    return absl::StatusCode::kUnknown;
+  }
+  return static_cast<absl::StatusCode>(code);
+}
+
+bool IsValidVersion(std::string_view v) {
+  // MAJOR.MINOR.PATCH, then an optional -pre or +build suffix.
+  int dots = 0;
+  std::size_t i = 0;
+  bool digit = false;
+  for (; i < v.size(); ++i) {
+    const char c = v[i];
+    if (c >= '0' && c <= '9') {
+      digit = true;
+    } else if (c == '.' && digit && dots < 2) {
+      ++dots;
+      digit = false;
+    } else {
+      break;
+    }
+  }
+  if (dots != 2 || !digit) return false;
+  if (i == v.size()) return true;
+  if (v[i] != '-' && v[i] != '+') return false;
+  for (++i; i < v.size(); ++i) {
+    const char c = v[i];
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' &&
+        c != '-' && c != '+') {
+      return false;
+    }
+  }
+  return v.size() <= 64;
+}
+
+// Set while a plugin's init runs on this thread: its error-level log lines
+// are the reason for a failed init (ABI 1.0 has no error sink for init).
+thread_local std::string* init_reason = nullptr;
+// What the current plugin call on this thread belongs to, for log lines.
+thread_local const std::string* log_source = nullptr;
+
+attune_status HostRegisterModule(attune_registrar* registrar,
+                                 const attune_module_def* def) {
+  if (registrar == nullptr || !registrar->open) {
+    return ATTUNE_FAILED_PRECONDITION;
+  }
+  auto fail = [registrar](attune_status code, std::string why) {
+    if (registrar->first_error.ok()) {
+      registrar->first_error = absl::Status(
+          code == ATTUNE_ALREADY_EXISTS ? absl::StatusCode::kAlreadyExists
+                                        : absl::StatusCode::kFailedPrecondition,
+          absl::StrCat("plugin ", registrar->info->path, ": ", why));
+    }
+    return code;
+  };
+  if (def == nullptr) {
+    return fail(ATTUNE_INVALID_ARGUMENT, "register_module: NULL definition");
+  }
+  if (def->struct_size < kMinModuleDefSize) {
+    return fail(ATTUNE_INVALID_ARGUMENT,
+                absl::StrCat("register_module: definition struct_size ",
+                             def->struct_size, " is smaller than ABI 1.0's ",
+                             kMinModuleDefSize));
+  }
+  attune_module_def copy;
+  std::memset(&copy, 0, sizeof copy);
+  std::memcpy(&copy, def, std::min<std::size_t>(def->struct_size, sizeof copy));
+  copy.struct_size = sizeof copy;
+  const std::string id = CString(copy.id, kMaxNameBytes);
+  if (!IsValidModuleId(id)) {
+    return fail(ATTUNE_INVALID_ARGUMENT,
+                absl::StrCat("module id '", id,
+                             "' is not dotted, vendor first "
+                             "([a-z0-9_]+(.[a-z0-9_]+)+)"));
+  }
+  const std::string version = CString(copy.version, kMaxNameBytes);
+  if (!IsValidVersion(version)) {
+    return fail(ATTUNE_INVALID_ARGUMENT,
+                absl::StrCat("module ", id, ": version '", version,
+                             "' is not MAJOR.MINOR.PATCH"));
+  }
+  if (copy.create == nullptr || copy.evaluate == nullptr) {
+    return fail(ATTUNE_INVALID_ARGUMENT,
+                absl::StrCat("module ", id,
+                             ": create and evaluate are "
+                             "required"));
+  }
+  for (const NativePluginInfo::Module& m : registrar->info->modules) {
+    if (m.id == id) {
+      return fail(ATTUNE_ALREADY_EXISTS,
+                  absl::StrCat("module ", id, " is registered twice"));
+    }
+  }
+  registrar->info->modules.push_back({id, version});
+  // The strings are the plugin's; the copies above are what we keep.
+  copy.id = nullptr;
+  copy.version = nullptr;
+  registrar->defs->push_back(copy);
+  return ATTUNE_OK;
+}
+
+attune_status HostEmitPrompt(attune_eval_output* out, attune_str json) {
+  if (out == nullptr) return ATTUNE_INVALID_ARGUMENT;
+  std::lock_guard<std::mutex> lock(out->mu);
+  if (!out->accepts_prompts) return ATTUNE_FAILED_PRECONDITION;
+  if (json.data == nullptr && json.size != 0) {
+    out->overflow = true;
+    return ATTUNE_INVALID_ARGUMENT;
+  }
+  if (out->prompts.size() >= kMaxPrompts || json.size > kMaxPromptJsonBytes) {
+    out->overflow = true;
+    return ATTUNE_RESOURCE_EXHAUSTED;
+  }
+  out->prompts.emplace_back(json.data == nullptr ? "" : json.data, json.size);
+  return ATTUNE_OK;
+}
+
+void HostSetError(attune_eval_output* out, attune_str message) {
+  if (out == nullptr) return;
+  std::string text = Printable(message.data, message.size, kMaxMessageBytes);
+  std::lock_guard<std::mutex> lock(out->mu);
+  out->error = std::move(text);
+}
+
+void HostLog(int level, attune_str message) {
+  const std::string text =
+      Printable(message.data, message.size, kMaxMessageBytes);
+  if (level >= 3 && init_reason != nullptr) *init_reason = text;
+  const std::string source = log_source == nullptr ? "" : *log_source;
+  switch (level <= 0 ? 0 : level) {
+    case 0:
+      ATTUNE_LOG(DEBUG) << "plugin: " << text << LogField("source", source);
+      break;
+    case 1:
+      ATTUNE_LOG(INFO) << "plugin: " << text << LogField("source", source);
+      break;
+    case 2:
+      ATTUNE_LOG(WARNING) << "plugin: " << text << LogField("source", source);
+      break;
+    default:
+      ATTUNE_LOG(ERROR) << "plugin: " << text << LogField("source", source);
+      break;
+  }
+}
+
+const attune_host_api kHostApi = {
+    sizeof(attune_host_api),
+    ATTUNE_PLUGIN_ABI_MAJOR,
+    ATTUNE_PLUGIN_ABI_MINOR,
+    HostRegisterModule,
+    HostEmitPrompt,
+    HostSetError,
+    HostLog,
+};
+
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
+  std::string json;
+  if (const auto status =
+          google::protobuf::util::MessageToJsonString(message, &json);
+      !status.ok()) {
+    return absl::InternalError(
+        absl::StrCat("cannot encode ", message.GetTypeName(), " as JSON"));
+  }
+  return json;
+}
+
+double StrengthOf(v1::Severity severity) {
+  switch (severity) {
+    case v1::SEVERITY_CRITICAL:
+      return 3;
+    case v1::SEVERITY_WARNING:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+class NativeRuleModule final : public RuleModule {
+ public:
+  NativeRuleModule(std::string id, std::string version, attune_module_def def,
+                   void* instance)
+      : id_(std::move(id)),
+        version_(std::move(version)),
+        def_(def),
+        instance_(instance) {}
+  ~NativeRuleModule() override {
+    if (def_.destroy != nullptr) def_.destroy(instance_);
+  }
+
+  std::string_view id() const override { return id_; }
+  std::string_view version() const override { return version_; }
+  bool Enabled(const v1::RulesConfig&) const override { return true; }
+
+  absl::Status Evaluate(const RuleInput& input,
+                        RuleOutput& output) const override {
+    std::string history = "{\"episode\":";
+    absl::StatusOr<std::string> part = ToJson(input.history.episode());
+    if (!part.ok()) return Failed(part.status());
+    absl::StrAppend(&history, *part, ",\"events\":[");
+    bool first = true;
+    for (const v1::SessionEvent& event : input.history.events()) {
+      part = ToJson(event);
+      if (!part.ok()) return Failed(part.status());
+      absl::StrAppend(&history, first ? "" : ",", *part);
+      first = false;
+    }
+    history += "]}";
+    absl::StatusOr<std::string> trigger = ToJson(input.trigger);
+    if (!trigger.ok()) return Failed(trigger.status());
+
+    attune_eval_input in;
+    std::memset(&in, 0, sizeof in);
+    in.struct_size = sizeof in;
+    in.history_json = {history.data(), history.size()};
+    in.trigger_json = {trigger->data(), trigger->size()};
+    attune_eval_output out;
+    out.accepts_prompts = true;
+    const std::string* previous_source = log_source;
+    log_source = &id_;
+    // Read as int: a plugin may return a value outside the enum.
+    const int code = static_cast<int>(def_.evaluate(instance_, &in, &out));
+    log_source = previous_source;
+    {
+      std::lock_guard<std::mutex> lock(out.mu);
+      out.accepts_prompts = false;
+    }
+
+    if (code != ATTUNE_OK) {
+      return absl::Status(
+          ToCode(code),
+          absl::StrCat("module ", id_, ": evaluate returned ", CodeName(code),
+                       out.error.empty() ? "" : ": ", out.error));
+    }
+    if (out.overflow) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "module ", id_,
+          ": emitted too many, too large or NULL prompts "
+          "(limits: ",
+          kMaxPrompts, " prompts of ", kMaxPromptJsonBytes, " bytes)"));
+    }
+    std::vector<ProposedPrompt> proposals;
+    for (std::size_t i = 0; i < out.prompts.size(); ++i) {
+      absl::StatusOr<ProposedPrompt> p = ParsePrompt(out.prompts[i], i + 1);
+      if (!p.ok()) return p.status();
+      proposals.push_back(*std::move(p));
+    }
+    for (ProposedPrompt& p : proposals) output.prompts.push_back(std::move(p));
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Failed(const absl::Status& status) const {
+    return absl::Status(status.code(),
+                        absl::StrCat("module ", id_, ": ", status.message()));
+  }
+
+  // Messages name the module and the rule, never the JSON: it may hold
+  // identifiers.
+  absl::StatusOr<ProposedPrompt> ParsePrompt(const std::string& json,
+                                             std::size_t n) const {
+    auto invalid = [&](const std::string& why) {
+      return absl::InternalError(
+          absl::StrCat("module ", id_, ": prompt ", n, ": ", why));
+    };
+    ProposedPrompt p;
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = false;
+    if (!google::protobuf::util::JsonStringToMessage(json, &p.prompt, options)
+             .ok()) {
+      return invalid("is not attune.v1.Prompt JSON");
+    }
+    v1::Prompt& prompt = p.prompt;
+    const std::string prefix = absl::StrCat(id_, "/");
+    if (!absl::StartsWith(prompt.kind(), prefix) ||
+        prompt.kind().size() == prefix.size()) {
+      return invalid(absl::StrCat("kind must start with \"", prefix, "\""));
+    }
+    if (prompt.severity() == v1::SEVERITY_UNSPECIFIED ||
+        !v1::Severity_IsValid(prompt.severity())) {
+      return invalid("severity is required");
+    }
+    if (prompt.summary().empty() ||
+        prompt.summary().size() >= kMaxSummaryBytes) {
+      return invalid(
+          absl::StrCat("summary must be 1-", kMaxSummaryBytes - 1, " bytes"));
+    }
+    if (!std::isfinite(prompt.strength())) {
+      return invalid("strength must be a finite number");
+    }
+    p.strength = prompt.strength() != 0 ? prompt.strength()
+                                        : StrengthOf(prompt.severity());
+    // What the engine owns, whatever the plugin put there.
+    for (int field :
+         {v1::Prompt::kIdFieldNumber, v1::Prompt::kModuleIdFieldNumber,
+          v1::Prompt::kModuleVersionFieldNumber, v1::Prompt::kStatusFieldNumber,
+          v1::Prompt::kEpisodeFieldNumber,
+          v1::Prompt::kRaisedAtSessionFieldNumber,
+          v1::Prompt::kUpdatedAtSessionFieldNumber,
+          v1::Prompt::kCreatedAtFieldNumber, v1::Prompt::kUpdatedAtFieldNumber,
+          v1::Prompt::kExpiresAtFieldNumber,
+          v1::Prompt::kSnoozedUntilFieldNumber,
+          v1::Prompt::kStrengthFieldNumber}) {
+      prompt.GetReflection()->ClearField(
+          &prompt, prompt.GetDescriptor()->FindFieldByNumber(field));
+    }
+    return p;
+  }
+
+  std::string id_;
+  std::string version_;
+  attune_module_def def_;
+  void* instance_;
+};
+
+absl::Status Refuse(absl::StatusCode code, const std::string& path,
+                    const std::string& why) {
+  return absl::Status(code, absl::StrCat("plugin ", path, ": ", why));
+}
+
+}  // namespace
+
+bool IsValidModuleId(std::string_view id) {
+  int parts = 0;
+  std::size_t len = 0;
+  for (char c : id) {
+    if (c == '.') {
+      if (len == 0) return false;
+      ++parts;
+      len = 0;
+    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_') {
+      ++len;
+    } else {
+      return false;
+    }
+  }
+  return parts >= 1 && len > 0;
+}
+
+absl::StatusOr<LoadedNativePlugin> LoadNativePluginWithInfo(
+    const std::string& path, const std::string& config_json) {
+  using absl::StatusCode;
+  if (path.empty()) {
+    return absl::InvalidArgumentError("plugin: the path is empty");
+  }
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    return Refuse(
+        err == ENOENT ? StatusCode::kNotFound : StatusCode::kFailedPrecondition,
+        path, std::strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Refuse(StatusCode::kFailedPrecondition, path,
+                  "is not a regular file");
+  }
+  const std::string config = config_json.empty() ? "{}" : config_json;
+  {
+    google::protobuf::Struct object;
+    if (!google::protobuf::util::JsonStringToMessage(config, &object).ok()) {
+      return Refuse(StatusCode::kInvalidArgument, path,
+                    "config_json: is not a JSON object");
+    }
+  }
+
+  // A bare file name would make dlopen search the library path.
+  const std::string open_path =
+      path.find('/') == std::string::npos ? "./" + path : path;
+  dlerror();
+  void* handle = dlopen(open_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* why = dlerror();
+    return Refuse(StatusCode::kFailedPrecondition, path,
+                  absl::StrCat("cannot load as a shared object: ",
+                               why == nullptr ? "unknown error" : why));
+  }
+  KeepLoaded(handle);
+
+  auto info_fn = reinterpret_cast<attune_plugin_info_fn>(
+      dlsym(handle, ATTUNE_PLUGIN_INFO_SYMBOL));
+  if (info_fn == nullptr) {
+    return Refuse(StatusCode::kFailedPrecondition, path,
+                  "does not export " ATTUNE_PLUGIN_INFO_SYMBOL
+                  " (not an Attune plugin, or built without "
+                  "ATTUNE_PLUGIN_EXPORT)");
+  }
+  auto init_fn = reinterpret_cast<attune_plugin_init_fn>(
+      dlsym(handle, ATTUNE_PLUGIN_INIT_SYMBOL));
+  if (init_fn == nullptr) {
+    return Refuse(StatusCode::kFailedPrecondition, path,
+                  "does not export " ATTUNE_PLUGIN_INIT_SYMBOL);
+  }
+
+  const attune_plugin_info* raw = info_fn();
+  if (raw == nullptr) {
+    return Refuse(StatusCode::kFailedPrecondition, path,
+                  ATTUNE_PLUGIN_INFO_SYMBOL "() returned NULL");
+  }
+  if (raw->struct_size < kMinInfoSize) {
+    return Refuse(StatusCode::kFailedPrecondition, path,
+                  absl::StrCat("info block struct_size ", raw->struct_size,
+                               " is too small (at least ", kMinInfoSize, ")"));
+  }
+  attune_plugin_info info_block;
+  std::memset(&info_block, 0, sizeof info_block);
+  std::memcpy(&info_block, raw,
+              std::min<std::size_t>(raw->struct_size, sizeof info_block));
+  const std::string plugin_abi =
+      absl::StrCat(info_block.abi_major, ".", info_block.abi_minor);
+  const std::string host_abi =
+      absl::StrCat(ATTUNE_PLUGIN_ABI_MAJOR, ".", ATTUNE_PLUGIN_ABI_MINOR);
+  if (info_block.abi_major != ATTUNE_PLUGIN_ABI_MAJOR) {
+    return Refuse(StatusCode::kFailedPrecondition, path,
+                  absl::StrCat("built for plugin ABI ", plugin_abi,
+                               "; this host speaks ABI ", host_abi,
+                               " (the major version must match)"));
+  }
+  if (info_block.abi_minor > ATTUNE_PLUGIN_ABI_MINOR) {
+    return Refuse(StatusCode::kFailedPrecondition, path,
+                  absl::StrCat("built for plugin ABI ", plugin_abi,
+                               ", newer than this host's ABI ", host_abi,
+                               ": upgrade attuned or rebuild the plugin "
+                               "against an older SDK"));
+  }
+
+  LoadedNativePlugin loaded;
+  NativePluginInfo& info = loaded.info;
+  info.path = path;
+  info.name = CString(info_block.name, kMaxNameBytes);
+  info.version = CString(info_block.version, kMaxNameBytes);
+  info.vendor = CString(info_block.vendor, kMaxNameBytes);
+  info.abi_major = info_block.abi_major;
+  info.abi_minor = info_block.abi_minor;
+
+  std::vector<attune_module_def> defs;
+  attune_registrar registrar;
+  registrar.info = &info;
+  registrar.defs = &defs;
+  registrar.open = true;
+  std::string reason;
+  init_reason = &reason;
+  log_source = &info.path;
+  const int init_code = static_cast<int>(init_fn(&kHostApi, &registrar));
+  init_reason = nullptr;
+  log_source = nullptr;
+  registrar.open = false;
+  // A registration error explains an init failure better than its code.
+  if (!registrar.first_error.ok()) return registrar.first_error;
+  if (init_code != ATTUNE_OK) {
+    return Refuse(
+        StatusCode::kFailedPrecondition, path,
+        absl::StrCat(ATTUNE_PLUGIN_INIT_SYMBOL " failed with ",
+                     CodeName(init_code), reason.empty() ? "" : ": ", reason));
+  }
+  if (defs.empty()) {
+    return Refuse(StatusCode::kFailedPrecondition, path,
+                  "registered no rule modules");
+  }
+
+  for (std::size_t i = 0; i < defs.size(); ++i) {
+    const std::string& id = info.modules[i].id;
+    attune_eval_output sink;
+    void* instance = nullptr;
+    log_source = &info.path;
+    const int code = static_cast<int>(
+        defs[i].create({config.data(), config.size()}, &instance, &sink));
+    log_source = nullptr;
+    if (code != ATTUNE_OK) {
+      return Refuse(
+          code == ATTUNE_INVALID_ARGUMENT ? StatusCode::kInvalidArgument
+                                          : StatusCode::kFailedPrecondition,
+          path,
+          absl::StrCat("module ", id, ": create failed with ", CodeName(code),
+                       sink.error.empty() ? "" : ": ", sink.error));
+    }
+    loaded.modules.push_back(std::make_unique<NativeRuleModule>(
+        id, info.modules[i].version, defs[i], instance));
+  }
+  return loaded;
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<RuleModule>>> LoadNativePlugin(
+    const std::string& path, const std::string& config_json) {
+  absl::StatusOr<LoadedNativePlugin> loaded =
+      LoadNativePluginWithInfo(path, config_json);
+  if (!loaded.ok()) return loaded.status();
+  return std::move(loaded->modules);
+}
+
+}  // namespace attune::engine
