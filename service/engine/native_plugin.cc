@@ -27,6 +27,8 @@ struct attune_registrar {
   // The first registration error: the load fails with it even when the
   // plugin ignores the code register_module returned.
   absl::Status first_error;
+  // Set by host->set_init_error: why init is failing, in the plugin's words.
+  std::string init_error;
   bool open = false;
 };
 
@@ -52,7 +54,7 @@ constexpr std::size_t kMaxNameBytes = 128;
 constexpr std::size_t kMaxSummaryBytes = 140;
 
 // Fields every ABI 1.x struct has, whatever its struct_size says beyond.
-constexpr uint32_t kMinInfoSize = offsetof(attune_plugin_info, name);
+constexpr uint32_t kMinInfoSize = offsetof(attune_plugin_manifest, name);
 constexpr uint32_t kMinModuleDefSize =
     offsetof(attune_module_def, evaluate) + sizeof(attune_module_def::evaluate);
 
@@ -124,8 +126,8 @@ bool IsValidVersion(std::string_view v) {
   return v.size() <= 64;
 }
 
-// Set while a plugin's init runs on this thread: its error-level log lines
-// are the reason for a failed init (ABI 1.0 has no error sink for init).
+// Set while a plugin's init runs on this thread: an error-level log line is
+// the reason for a failed init when the plugin did not call set_init_error.
 thread_local std::string* init_reason = nullptr;
 // What the current plugin call on this thread belongs to, for log lines.
 thread_local const std::string* log_source = nullptr;
@@ -234,6 +236,12 @@ void HostLog(int level, attune_str message) {
   }
 }
 
+void HostSetInitError(attune_registrar* registrar, attune_str message) {
+  if (registrar == nullptr || !registrar->open) return;
+  registrar->init_error =
+      Printable(message.data, message.size, kMaxMessageBytes);
+}
+
 const attune_host_api kHostApi = {
     sizeof(attune_host_api),
     ATTUNE_PLUGIN_ABI_MAJOR,
@@ -242,6 +250,7 @@ const attune_host_api kHostApi = {
     HostEmitPrompt,
     HostSetError,
     HostLog,
+    HostSetInitError,
 };
 
 absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
@@ -481,7 +490,7 @@ absl::StatusOr<LoadedNativePlugin> LoadNativePluginWithInfo(
                   "does not export " ATTUNE_PLUGIN_INIT_SYMBOL);
   }
 
-  const attune_plugin_info* raw = info_fn();
+  const attune_plugin_manifest* raw = info_fn();
   if (raw == nullptr) {
     return Refuse(StatusCode::kFailedPrecondition, path,
                   ATTUNE_PLUGIN_INFO_SYMBOL "() returned NULL");
@@ -491,7 +500,7 @@ absl::StatusOr<LoadedNativePlugin> LoadNativePluginWithInfo(
                   absl::StrCat("info block struct_size ", raw->struct_size,
                                " is too small (at least ", kMinInfoSize, ")"));
   }
-  attune_plugin_info info_block;
+  attune_plugin_manifest info_block;
   std::memset(&info_block, 0, sizeof info_block);
   std::memcpy(&info_block, raw,
               std::min<std::size_t>(raw->struct_size, sizeof info_block));
@@ -537,6 +546,7 @@ absl::StatusOr<LoadedNativePlugin> LoadNativePluginWithInfo(
   // A registration error explains an init failure better than its code.
   if (!registrar.first_error.ok()) return registrar.first_error;
   if (init_code != ATTUNE_OK) {
+    if (!registrar.init_error.empty()) reason = registrar.init_error;
     return Refuse(
         StatusCode::kFailedPrecondition, path,
         absl::StrCat(ATTUNE_PLUGIN_INIT_SYMBOL " failed with ",

@@ -20,12 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* plugin.h names both the info struct and the exported function
- * `attune_plugin_info`, which C cannot declare in one scope: rename the type
- * for this file (the symbol name is what the host looks up). */
-#define attune_plugin_info attune_plugin_info_type
 #include "attune/plugin.h"
-#undef attune_plugin_info
 #include "attune/plugin_json.h"
 
 #define MODULE_ID "example.safety_item_c"
@@ -230,14 +225,14 @@ static attune_status evaluate(void* instance, const attune_eval_input* input,
 
 static void destroy(void* instance) { free(instance); }
 
-static const attune_plugin_info_type kInfo = {sizeof(attune_plugin_info_type),
-                                              ATTUNE_PLUGIN_ABI_MAJOR,
-                                              ATTUNE_PLUGIN_ABI_MINOR,
-                                              "example-safety-item-c",
-                                              "1.0.0",
-                                              "Attune examples"};
+static const attune_plugin_manifest kInfo = {sizeof(attune_plugin_manifest),
+                                             ATTUNE_PLUGIN_ABI_MAJOR,
+                                             ATTUNE_PLUGIN_ABI_MINOR,
+                                             "example-safety-item-c",
+                                             "1.0.0",
+                                             "Attune examples"};
 
-ATTUNE_PLUGIN_EXPORT const attune_plugin_info_type* attune_plugin_info(void) {
+ATTUNE_PLUGIN_EXPORT const attune_plugin_manifest* attune_plugin_info(void) {
   return &kInfo;
 }
 
@@ -251,7 +246,8 @@ attune_plugin_init(const attune_host_api* host, attune_registrar* registrar) {
     return ATTUNE_FAILED_PRECONDITION;
   }
   if (host->abi_major != ATTUNE_PLUGIN_ABI_MAJOR) {
-    /* init has no error sink: the host reports the last error logged. */
+    /* The host table of another major cannot be trusted beyond its first
+     * members: log, which every major keeps, is the safe way to explain. */
     static const char kMessage[] = "built for another plugin ABI major";
     attune_str message;
     message.data = kMessage;

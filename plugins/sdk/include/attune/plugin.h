@@ -3,7 +3,7 @@
  *
  * A plugin is a shared library (.so) that exports exactly two functions:
  *
- *   const attune_plugin_info* attune_plugin_info(void);
+ *   const attune_plugin_manifest* attune_plugin_info(void);
  *       Read by the host BEFORE anything else runs. Must not allocate, start
  *       threads or touch global state: return a pointer to static storage.
  *
@@ -89,14 +89,17 @@ typedef struct attune_str {
 } attune_str;
 
 /* Returned by attune_plugin_info(). Static storage, never freed. */
-typedef struct attune_plugin_info {
-  uint32_t struct_size;   /* sizeof(attune_plugin_info) */
-  uint32_t abi_major;     /* ATTUNE_PLUGIN_ABI_MAJOR the plugin was built with */
-  uint32_t abi_minor;     /* ATTUNE_PLUGIN_ABI_MINOR the plugin was built with */
-  const char* name;       /* NUL-terminated, e.g. "acme-safety" */
-  const char* version;    /* NUL-terminated, e.g. "1.2.0" */
-  const char* vendor;     /* NUL-terminated, e.g. "Acme Health" */
-} attune_plugin_info;
+typedef struct attune_plugin_manifest {
+  /* sizeof(attune_plugin_manifest) */
+  uint32_t struct_size;
+  /* ATTUNE_PLUGIN_ABI_MAJOR and _MINOR the plugin was built with */
+  uint32_t abi_major;
+  uint32_t abi_minor;
+  /* NUL-terminated, e.g. "acme-safety", "1.2.0", "Acme Health" */
+  const char* name;
+  const char* version;
+  const char* vendor;
+} attune_plugin_manifest;
 
 /* Opaque host objects. */
 typedef struct attune_registrar attune_registrar;
@@ -153,7 +156,8 @@ typedef struct attune_host_api {
    * attune.v1.Prompt in proto3 JSON with at least kind (starting with the
    * module id and "/"), severity, summary (< 140 characters). The host
    * copies it and checks it; a malformed prompt makes the whole evaluation
-   * count as a failure. */
+   * count as a failure. Returns ATTUNE_OK, or ATTUNE_INVALID_ARGUMENT for a
+   * prompt it refuses, ATTUNE_RESOURCE_EXHAUSTED past the host's limits. */
   attune_status (*emit_prompt)(attune_eval_output* out, attune_str prompt_json);
   /* Records a short reason for a failure (create or evaluate). Never put
    * client or clinician identifiers in it: it reaches the logs. */
@@ -161,11 +165,18 @@ typedef struct attune_host_api {
   /* Logs a line at level 0 debug, 1 info, 2 warning, 3 error. Same rule: no
    * identifiers, no free text from events. */
   void (*log)(int level, attune_str message);
+  /* Records why attune_plugin_init is about to fail (only during init); the
+   * host reports it with the plugin's file name. Same rule: no identifiers. */
+  void (*set_init_error)(attune_registrar* registrar, attune_str message);
 } attune_host_api;
 
-/* The two entry points every plugin exports (the host looks them up by
- * these names). */
-typedef const attune_plugin_info* (*attune_plugin_info_fn)(void);
+/* The two entry points every plugin defines and exports (the host looks
+ * them up by these names). */
+ATTUNE_PLUGIN_EXPORT const attune_plugin_manifest* attune_plugin_info(void);
+ATTUNE_PLUGIN_EXPORT attune_status
+attune_plugin_init(const attune_host_api* host, attune_registrar* registrar);
+
+typedef const attune_plugin_manifest* (*attune_plugin_info_fn)(void);
 typedef attune_status (*attune_plugin_init_fn)(const attune_host_api* host,
                                                attune_registrar* registrar);
 

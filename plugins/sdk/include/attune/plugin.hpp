@@ -28,6 +28,7 @@
 #define ATTUNE_PLUGIN_HPP_
 
 #include <cstddef>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <string>
@@ -234,6 +235,18 @@ inline void HostLog(const attune_host_api* host, int level,
   host->log(level, attune_str{message, size});
 }
 
+// Why init fails: set_init_error where the host has it, else an error log.
+inline void InitError(const attune_host_api* host, attune_registrar* registrar,
+                      const char* message) {
+  if (host->struct_size >= offsetof(attune_host_api, set_init_error) +
+                               sizeof(host->set_init_error) &&
+      host->set_init_error != nullptr) {
+    host->set_init_error(registrar, attune_str{message, std::strlen(message)});
+    return;
+  }
+  HostLog(host, 3, message);
+}
+
 }  // namespace internal
 
 // Checks the host table and registers Modules... in order. Called by the
@@ -247,7 +260,8 @@ attune_status RegisterModules(const attune_host_api* host,
     return ATTUNE_FAILED_PRECONDITION;
   }
   if (host->abi_major != ATTUNE_PLUGIN_ABI_MAJOR) {
-    internal::HostLog(host, 3, "plugin built for another ABI major version");
+    internal::InitError(host, registrar,
+                        "plugin built for another ABI major version");
     return ATTUNE_FAILED_PRECONDITION;
   }
   internal::g_host = host;
@@ -259,10 +273,10 @@ attune_status RegisterModules(const attune_host_api* host,
            ...);
     return status;
   } catch (const std::exception& e) {
-    internal::HostLog(host, 3, e.what());
+    internal::InitError(host, registrar, e.what());
     return ATTUNE_INTERNAL;
   } catch (...) {
-    internal::HostLog(host, 3, "unknown exception while registering");
+    internal::InitError(host, registrar, "unknown exception while registering");
     return ATTUNE_UNKNOWN;
   }
 }
@@ -281,20 +295,18 @@ inline void Log(int level, std::string_view message) {
 // the given NUL-terminated name, version and vendor string literals) and
 // attune_plugin_init (registers the listed module classes in order).
 //
-// The functions are declared inside a namespace because plugin.h also names
-// the info struct `attune_plugin_info`, and a C++ function may not share a
-// name with a type in the same scope; extern "C" gives them their plain
-// symbol names all the same.
+// The definitions sit in a namespace to keep the manifest's storage private;
+// extern "C" makes them the very functions plugin.h declares.
 #define ATTUNE_PLUGIN_DEFINE(name, version, vendor, ...)                    \
   namespace attune_plugin_entry_points {                                    \
-  static const ::attune_plugin_info kAttunePluginInfo = {                   \
-      sizeof(::attune_plugin_info),                                         \
+  static const ::attune_plugin_manifest kAttunePluginInfo = {               \
+      sizeof(::attune_plugin_manifest),                                     \
       ATTUNE_PLUGIN_ABI_MAJOR,                                              \
       ATTUNE_PLUGIN_ABI_MINOR,                                              \
       name,                                                                 \
       version,                                                              \
       vendor};                                                              \
-  extern "C" ATTUNE_PLUGIN_EXPORT const ::attune_plugin_info*               \
+  extern "C" ATTUNE_PLUGIN_EXPORT const ::attune_plugin_manifest*           \
   attune_plugin_info(void) {                                                \
     return &kAttunePluginInfo;                                              \
   }                                                                         \

@@ -7,7 +7,7 @@
 /* C99 has no static_assert: a negative array size fails the build. */
 #define ABI_CHECK(name, cond) typedef char abi_check_##name[(cond) ? 1 : -1]
 
-ABI_CHECK(info_first, offsetof(attune_plugin_info, struct_size) == 0);
+ABI_CHECK(info_first, offsetof(attune_plugin_manifest, struct_size) == 0);
 ABI_CHECK(input_first, offsetof(attune_eval_input, struct_size) == 0);
 ABI_CHECK(def_first, offsetof(attune_module_def, struct_size) == 0);
 ABI_CHECK(host_first, offsetof(attune_host_api, struct_size) == 0);
@@ -17,7 +17,7 @@ size_t attune_abi_c_layout(int which);
 size_t attune_abi_c_layout(int which) {
   switch (which) {
     case 0:
-      return sizeof(attune_plugin_info);
+      return sizeof(attune_plugin_manifest);
     case 1:
       return sizeof(attune_eval_input);
     case 2:

@@ -15,7 +15,7 @@ extern "C" size_t attune_abi_c_layout(int which);  // abi_c_check.c
 namespace {
 
 // Every shared struct starts with struct_size.
-static_assert(offsetof(attune_plugin_info, struct_size) == 0);
+static_assert(offsetof(attune_plugin_manifest, struct_size) == 0);
 static_assert(offsetof(attune_eval_input, struct_size) == 0);
 static_assert(offsetof(attune_module_def, struct_size) == 0);
 static_assert(offsetof(attune_host_api, struct_size) == 0);
@@ -25,11 +25,11 @@ static_assert(sizeof(attune_status) == sizeof(int));
 // The ABI 1.0 layout on LP64 (x86-64, aarch64). Appending is allowed; a
 // failure here means an existing field moved: that is a new ABI major.
 static_assert(sizeof(attune_str) == 16);
-static_assert(offsetof(attune_plugin_info, abi_major) == 4);
-static_assert(offsetof(attune_plugin_info, abi_minor) == 8);
-static_assert(offsetof(attune_plugin_info, name) == 16);
-static_assert(offsetof(attune_plugin_info, version) == 24);
-static_assert(offsetof(attune_plugin_info, vendor) == 32);
+static_assert(offsetof(attune_plugin_manifest, abi_major) == 4);
+static_assert(offsetof(attune_plugin_manifest, abi_minor) == 8);
+static_assert(offsetof(attune_plugin_manifest, name) == 16);
+static_assert(offsetof(attune_plugin_manifest, version) == 24);
+static_assert(offsetof(attune_plugin_manifest, vendor) == 32);
 static_assert(offsetof(attune_eval_input, history_json) == 8);
 static_assert(offsetof(attune_eval_input, trigger_json) == 24);
 static_assert(offsetof(attune_module_def, id) == 8);
@@ -98,7 +98,7 @@ TEST(PluginAbi, HeaderMatchesRecordedFingerprint) {
 }
 
 TEST(PluginAbi, HeaderCompilesAsC99WithTheSameLayout) {
-  EXPECT_EQ(attune_abi_c_layout(0), sizeof(attune_plugin_info));
+  EXPECT_EQ(attune_abi_c_layout(0), sizeof(attune_plugin_manifest));
   EXPECT_EQ(attune_abi_c_layout(1), sizeof(attune_eval_input));
   EXPECT_EQ(attune_abi_c_layout(2), sizeof(attune_module_def));
   EXPECT_EQ(attune_abi_c_layout(3), sizeof(attune_host_api));

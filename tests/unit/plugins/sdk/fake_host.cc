@@ -39,13 +39,18 @@ void Log(int level, attune_str message) {
                        std::string(message.data, message.size));
 }
 
+void SetInitError(attune_registrar* registrar, attune_str message) {
+  registrar->init_error.assign(message.data, message.size);
+}
+
 const attune_host_api kHost = {sizeof(attune_host_api),
                                ATTUNE_PLUGIN_ABI_MAJOR,
                                ATTUNE_PLUGIN_ABI_MINOR,
                                &RegisterModule,
                                &EmitPrompt,
                                &SetError,
-                               &Log};
+                               &Log,
+                               &SetInitError};
 
 attune_str Str(std::string_view s) { return attune_str{s.data(), s.size()}; }
 

@@ -15,6 +15,8 @@ struct attune_registrar {
   std::vector<std::string> ids;  // owned copies of modules[i].id
   // Refuse registrations with this status (ATTUNE_OK = accept).
   attune_status refuse_with = ATTUNE_OK;
+  // What the plugin passed to set_init_error.
+  std::string init_error;
 };
 
 struct attune_eval_output {

@@ -96,15 +96,26 @@ class PluginHppTest : public ::testing::Test {
 };
 
 TEST(PluginHppInfo, DescribesThePlugin) {
-  const attune_plugin_info* info =
+  const attune_plugin_manifest* info =
       attune_plugin_entry_points::attune_plugin_info();
   ASSERT_NE(info, nullptr);
-  EXPECT_EQ(info->struct_size, sizeof(attune_plugin_info));
+  EXPECT_EQ(info->struct_size, sizeof(attune_plugin_manifest));
   EXPECT_EQ(info->abi_major, ATTUNE_PLUGIN_ABI_MAJOR);
   EXPECT_EQ(info->abi_minor, ATTUNE_PLUGIN_ABI_MINOR);
   EXPECT_STREQ(info->name, "test-plugin");
   EXPECT_STREQ(info->version, "0.0.1");
   EXPECT_STREQ(info->vendor, "Attune tests");
+}
+
+TEST(PluginHppInit, ExplainsARefusalThroughSetInitError) {
+  attune_host_api other_major = *FakeHost();
+  other_major.abi_major = ATTUNE_PLUGIN_ABI_MAJOR + 1;
+  attune_registrar registrar;
+  EXPECT_EQ(
+      attune_plugin_entry_points::attune_plugin_init(&other_major, &registrar),
+      ATTUNE_FAILED_PRECONDITION);
+  EXPECT_EQ(registrar.init_error, "plugin built for another ABI major version");
+  EXPECT_TRUE(registrar.modules.empty());
 }
 
 TEST_F(PluginHppTest, RegistersEveryModuleInOrder) {

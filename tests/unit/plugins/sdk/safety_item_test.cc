@@ -12,12 +12,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-// plugin.h names a type attune_plugin_info too: declare the function in a
-// namespace (extern "C" still gives it the plain symbol name).
+// The example's entry points, as plugin.h declares them.
 namespace example_entry {
-extern "C" const ::attune_plugin_info* attune_plugin_info(void);
-extern "C" attune_status attune_plugin_init(const attune_host_api* host,
-                                            attune_registrar* registrar);
+using ::attune_plugin_info;
+using ::attune_plugin_init;
 }  // namespace example_entry
 
 namespace {
@@ -109,9 +107,9 @@ constexpr std::string_view kConfig =
     R"({"instrument": "custom:acme.phq9", "item": 9, "min_score": 1})";
 
 TEST(SafetyItemInfo, InfoBlockMatchesThisAbi) {
-  const attune_plugin_info* info = example_entry::attune_plugin_info();
+  const attune_plugin_manifest* info = example_entry::attune_plugin_info();
   ASSERT_NE(info, nullptr);
-  EXPECT_EQ(info->struct_size, sizeof(attune_plugin_info));
+  EXPECT_EQ(info->struct_size, sizeof(attune_plugin_manifest));
   EXPECT_EQ(info->abi_major, ATTUNE_PLUGIN_ABI_MAJOR);
   EXPECT_EQ(info->abi_minor, ATTUNE_PLUGIN_ABI_MINOR);
   EXPECT_NE(info->name, nullptr);
