@@ -270,6 +270,31 @@ absl::Status CheckBudget(const v1::AlertBudgetConfig& b) {
 
 }  // namespace
 
+namespace {
+
+absl::Status CheckModulePolicies(const v1::RulesConfig& rules) {
+  std::set<std::string> seen;
+  for (int i = 0; i < rules.module_policies_size(); ++i) {
+    const v1::ModulePolicy& p = rules.module_policies(i);
+    const std::string where = absl::StrCat("rules.module_policies[", i, "]");
+    if (p.module_id().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".module_id: is required"));
+    }
+    if (p.on_error() == v1::ModulePolicy::ON_ERROR_UNSPECIFIED) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ".on_error: is required (ON_ERROR_SKIP or ON_ERROR_FAIL)"));
+    }
+    if (!seen.insert(p.module_id()).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ".module_id: ", p.module_id(), " has more than one policy"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ValidateConfig(const v1::ServerConfig& config) {
   ATTUNE_RETURN_IF_ERROR(CheckServer(config));
   ATTUNE_RETURN_IF_ERROR(CheckStore(config.store()));
@@ -279,6 +304,7 @@ absl::Status ValidateConfig(const v1::ServerConfig& config) {
   ATTUNE_RETURN_IF_ERROR(CheckAlliancePreference(rules));
   ATTUNE_RETURN_IF_ERROR(CheckPhaseAndRupture(rules));
   ATTUNE_RETURN_IF_ERROR(CheckOtherModules(rules));
+  ATTUNE_RETURN_IF_ERROR(CheckModulePolicies(rules));
   return CheckBudget(rules.budget());
 }
 

@@ -221,6 +221,14 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
   ATTUNE_ASSIGN_OR_RETURN(ClinicianDay day, LoadClinicianDay(tenant, event));
   RuleInput input{history, event, config_.rules(), day};
   PipelineResult result = pipeline_.Run(input);
+  for (const std::string& failed : result.failed_modules) {
+    if (FailsRequests(failed)) {
+      return absl::UnavailableError(absl::StrCat(
+          "rule module ", failed,
+          " failed and its policy fails the request; nothing was stored, "
+          "retry with the same event_id"));
+    }
+  }
 
   v1::Assessment& a = result.assessment;
   *a.mutable_episode() = history.episode();
@@ -353,6 +361,15 @@ absl::StatusOr<v1::SubmitEventResponse> AllianceEngine::Submit(
   std::vector<absl::StatusOr<v1::SubmitEventResponse>> results =
       SubmitBatch(tenant, {event});
   return std::move(results.front());
+}
+
+bool AllianceEngine::FailsRequests(const std::string& module_id) const {
+  for (const v1::ModulePolicy& p : config_.rules().module_policies()) {
+    if (p.module_id() == module_id) {
+      return p.on_error() == v1::ModulePolicy::ON_ERROR_FAIL;
+    }
+  }
+  return false;
 }
 
 absl::StatusOr<v1::SubmitEventResponse> AllianceEngine::StoredReplay(

@@ -93,6 +93,8 @@ class AllianceEngine {
                                    const v1::SessionEvent& event,
                                    store::EpisodeSnapshot& snapshot,
                                    bool server_stamped_time);
+  // Whether a failure of this module fails the request (ModulePolicy).
+  bool FailsRequests(const std::string& module_id) const;
   // The stored response when exactly this event was stored before.
   absl::StatusOr<v1::SubmitEventResponse> StoredReplay(
       const std::string& tenant, const v1::SessionEvent& event);

@@ -320,6 +320,28 @@ std::vector<RuleCase> ServerCases() {
       {"GroupCommitZero",
        [](auto& c) { c.mutable_store()->set_group_commit_max_batch(0); },
        "store.group_commit_max_batch"},
+      {"SendBytesZero", [](auto& c) { c.set_max_send_message_bytes(0); },
+       "max_send_message_bytes"},
+      {"PolicyWithoutModule",
+       [](auto& c) {
+         Rules(c)->add_module_policies()->set_on_error(
+             v1::ModulePolicy::ON_ERROR_FAIL);
+       },
+       "rules.module_policies[0].module_id"},
+      {"PolicyWithoutAction",
+       [](auto& c) {
+         Rules(c)->add_module_policies()->set_module_id("acme.safety");
+       },
+       "rules.module_policies[0].on_error"},
+      {"PolicyListedTwice",
+       [](auto& c) {
+         for (int i = 0; i < 2; ++i) {
+           v1::ModulePolicy* p = Rules(c)->add_module_policies();
+           p->set_module_id("acme.safety");
+           p->set_on_error(v1::ModulePolicy::ON_ERROR_SKIP);
+         }
+       },
+       "rules.module_policies[1].module_id"},
   };
 }
 

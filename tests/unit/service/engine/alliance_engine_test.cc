@@ -195,6 +195,26 @@ TEST_F(AllianceEngineTest,
   EXPECT_EQ(events, kThreads * kPerThread);
 }
 
+TEST_F(AllianceEngineTest, FailPolicyRejectsTheEventAndStoresNothing) {
+  v1::ServerConfig strict = config_;
+  v1::ModulePolicy* policy = strict.mutable_rules()->add_module_policies();
+  policy->set_module_id("test.broken");
+  policy->set_on_error(v1::ModulePolicy::ON_ERROR_FAIL);
+  std::vector<std::unique_ptr<RuleModule>> modules;
+  modules.push_back(std::make_unique<BrokenModule>());
+  modules.push_back(std::make_unique<LowSrsModule>());
+  auto engine =
+      AllianceEngine::Create(store_.get(), strict, std::move(modules));
+  ASSERT_TRUE(engine.ok());
+  auto r = (*engine)->Submit("t", Srs("ep", 1, 30));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("test.broken"), std::string::npos);
+  EXPECT_EQ((*engine)->GetAssessment("t", "ep").status().code(),
+            absl::StatusCode::kNotFound);
+  // The same event goes through once the policy is back to skipping.
+  EXPECT_TRUE(engine_->Submit("t", Srs("ep", 1, 30)).ok());
+}
+
 TEST_F(AllianceEngineTest, ClosedEpisodeAcceptsOnlyLateDataAndFeedback) {
   ASSERT_TRUE(engine_->Submit("t", Held("ep", 1)).ok());
   v1::SessionEvent close = Event("ep", "close", 1);
