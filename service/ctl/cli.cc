@@ -201,8 +201,40 @@ CommandLineSpec BuildSpec() {
       {"events", "FILE.jsonl", "SessionEvents to run the modules over"},
   };
 
-  spec.commands = {submit,   assessment, prompts, watch,
-                   feedback, health,     modules, plugin};
+  CommandSpec replay;
+  replay.name = "replay";
+  replay.arguments = "<events.jsonl>";
+  replay.argument_names = {"<events.jsonl>"};
+  replay.summary = "backtest a module set over a recorded event log, offline";
+  replay.description =
+      "Runs the engine of attuned in this process (no server is contacted)\n"
+      "on a temporary database, with the built-in modules and the native\n"
+      "plugins of the configuration, submits the file's events in order and\n"
+      "reports per module: prompts raised, warnings, held sessions and the\n"
+      "firing rate (share of held sessions after which a warning of the\n"
+      "module was visible); then per episode the prompts raised with their\n"
+      "session and final status. Episodes are numbered #1, #2, ... in file\n"
+      "order: no identifiers are printed. With --against, replays a second\n"
+      "configuration too and lists the prompts (module, episode, kind) only\n"
+      "one of them raises. Exit 0 when every event was accepted, 1 when any\n"
+      "was rejected (listed by line) or the engine failed, 2 for a bad\n"
+      "command line, configuration or events file.\n"
+      "\n"
+      "Examples:\n"
+      "  attunectl replay deploy/local/demo/episode.jsonl\n"
+      "  attunectl replay log.jsonl --config a.textproto --against "
+      "b.textproto\n"
+      "  attunectl replay log.jsonl --format json | jq .modules\n";
+  replay.flags = {
+      {"config", "FILE",
+       "attuned configuration (text format) merged over the\n"
+       "defaults (default: the defaults)"},
+      {"against", "FILE", "a second configuration to compare with"},
+      {"format", "text|json", "output format (default text)"},
+  };
+
+  spec.commands = {submit, assessment, prompts, watch, feedback,
+                   health, modules,    plugin,  replay};
   return spec;
 }
 
@@ -215,6 +247,7 @@ CommandFn FindRunner(const std::string& command) {
   if (command == "health") return RunHealth;
   if (command == "modules") return RunModules;
   if (command == "plugin") return RunPlugin;
+  if (command == "replay") return RunReplay;
   return nullptr;
 }
 

@@ -47,6 +47,8 @@ int RunHealth(const CommandEnv& env);
 int RunModules(const CommandEnv& env);
 // Loads a plugin locally; uses no channel.
 int RunPlugin(const CommandEnv& env);
+// Replays an event log offline through the real engine; uses no channel.
+int RunReplay(const CommandEnv& env);
 
 // --- Shared by the commands -------------------------------------------------
 

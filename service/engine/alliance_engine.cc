@@ -33,11 +33,22 @@ bool IsSessionLifecycle(const v1::SessionEvent& e) {
   }
 }
 
-// Session number a late measure or marker refers to (0 when none).
-int SessionOf(const v1::SessionEvent& e) {
-  if (e.has_measure_recorded()) return e.measure_recorded().session_number();
-  if (e.has_rupture_marker()) return e.rupture_marker().session_number();
-  return 0;
+// The session an event is about (0 for episode-level events).
+int SessionOfTrigger(const v1::SessionEvent& e) {
+  switch (e.payload_case()) {
+    case v1::SessionEvent::kSessionHeld:
+      return e.session_held().session_number();
+    case v1::SessionEvent::kSessionCancelled:
+      return e.session_cancelled().session_number();
+    case v1::SessionEvent::kNoShow:
+      return e.no_show().session_number();
+    case v1::SessionEvent::kMeasureRecorded:
+      return e.measure_recorded().session_number();
+    case v1::SessionEvent::kRuptureMarker:
+      return e.rupture_marker().session_number();
+    default:
+      return 0;
+  }
 }
 
 int LatestHeld(const EpisodeHistory& history) {
@@ -104,7 +115,7 @@ absl::Status AllianceEngine::CheckEpisodeConsistency(
           "episode: is closed; only late measures, rupture markers and "
           "prompt feedback are accepted");
     }
-    int n = SessionOf(event);
+    int n = SessionOfTrigger(event);
     if (n > history->latest_session()) {
       return absl::FailedPreconditionError(
           "episode: is closed; late measures and markers must refer to a "
@@ -245,6 +256,7 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
                 ? history.latest_time()
                 : history.latest_clinical_time();
   rin.session = LatestHeld(history);
+  rin.raised_session = SessionOfTrigger(event);
   rin.failed_modules = result.failed_modules;
   rin.budget = config_.rules().budget();
   std::vector<ModuleProposal> clinician_proposals;

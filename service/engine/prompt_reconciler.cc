@@ -130,7 +130,7 @@ ReconcileResult Reconcile(ReconcileInput in) {
       p.set_module_version(mp.module_version);
       p.set_status(v1::PROMPT_STATUS_QUEUED);  // the budget decides below
       *p.mutable_episode() = in.episode;
-      p.set_raised_at_session(in.session);
+      p.set_raised_at_session(std::max(in.session, in.raised_session));
       p.set_updated_at_session(in.session);
       *p.mutable_created_at() = now;
       *p.mutable_updated_at() = now;

@@ -38,6 +38,11 @@ struct ReconcileInput {
   // held session (cool-downs count held sessions, not bookings).
   absl::Time now;
   int session = 0;
+  // The session a new prompt is reported as raised at: the latest session
+  // the episode has reached, counting the triggering event's own session
+  // (an SRS for session 6 may arrive before session 6 is reported held).
+  // 0 means `session`.
+  int raised_session = 0;
   v1::AlertBudgetConfig budget;
   // Modules that failed in this evaluation: their prompts are left as they
   // are rather than resolved for want of a proposal.

@@ -4,19 +4,16 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/str_cat.h"
 #include "google/protobuf/text_format.h"
-#include "plugins/builtin/registry.h"
 #include "service/common/log.h"
 #include "service/config/config_loader.h"
-#include "service/engine/native_plugin.h"
+#include "service/engine/module_set.h"
 #include "service/server/attune_server.h"
 #include "service/store/sqlite/sqlite_store.h"
 
@@ -52,35 +49,6 @@ bool IsLocalAddress(const std::string& address) {
     if (address.rfind(prefix, 0) == 0) return true;
   }
   return false;
-}
-
-// The built-in modules, then each configured plugin's in order. Any plugin
-// that will not load, or brings a module id already taken, stops start-up.
-absl::StatusOr<std::vector<std::unique_ptr<attune::engine::RuleModule>>>
-LoadModules(const attune::v1::ServerConfig& config) {
-  std::vector<std::unique_ptr<attune::engine::RuleModule>> modules =
-      attune::builtin::MakeBuiltinModules();
-  std::set<std::string> ids;
-  for (const auto& m : modules) ids.emplace(m->id());
-  for (const attune::v1::NativePlugin& plugin : config.plugins()) {
-    auto loaded =
-        attune::engine::LoadNativePlugin(plugin.path(), plugin.config_json());
-    if (!loaded.ok()) return loaded.status();
-    for (auto& m : *loaded) {
-      if (!ids.emplace(m->id()).second) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "plugin ", plugin.path(), ": module ", std::string(m->id()),
-            " is already provided by a built-in module or an "
-            "earlier plugin"));
-      }
-      ATTUNE_LOG(INFO) << "native rule module loaded"
-                       << attune::LogField("module", m->id())
-                       << attune::LogField("version", m->version())
-                       << attune::LogField("plugin", plugin.path());
-      modules.push_back(std::move(m));
-    }
-  }
-  return modules;
 }
 
 std::string HostOf(const std::string& address) {
@@ -140,7 +108,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   // Plugins load before the store opens: a refused plugin leaves no trace.
-  auto modules = LoadModules(*config);
+  auto modules = attune::engine::LoadRuleModules(*config);
   if (!modules.ok()) return Fail(modules.status());
 
   attune::store::SqliteStoreOptions store_options;

@@ -1,0 +1,23 @@
+// The rule modules of a configuration: the built-in modules, then each
+// configured native plugin's, in order. Shared by attuned and
+// `attunectl replay`, so an offline replay runs exactly the live module set.
+#ifndef ATTUNE_SERVICE_ENGINE_MODULE_SET_H_
+#define ATTUNE_SERVICE_ENGINE_MODULE_SET_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "attune/v1/config.pb.h"
+#include "service/engine/rule_module.h"
+
+namespace attune::engine {
+
+// Any plugin that will not load, or brings a module id already taken, is an
+// error (the plugin's path is named).
+absl::StatusOr<std::vector<std::unique_ptr<RuleModule>>> LoadRuleModules(
+    const v1::ServerConfig& config);
+
+}  // namespace attune::engine
+
+#endif  // ATTUNE_SERVICE_ENGINE_MODULE_SET_H_
