@@ -5,9 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "service/common/log.h"
 #include "service/ctl/cli.h"
 
 int main(int argc, char** argv) {
+  // Commands that run engine code in-process (replay, plugin check) should
+  // not print the engine's routine INFO lines between their results.
+  attune::SetMinLogLevel(attune::LogLevel::kWarning);
   std::vector<std::string> args(argv + 1, argv + argc);
   const char* env_server = std::getenv("ATTUNE_SERVER");
   return attune::ctl::RunCli(
