@@ -14,6 +14,7 @@
 #include "plugins/builtin/common/alliance_series.h"
 #include "plugins/builtin/common/prompt_parts.h"
 #include "plugins/builtin/common/references.h"
+#include "service/engine/instrument_registry.h"
 
 namespace attune::builtin {
 namespace {
@@ -97,7 +98,8 @@ absl::Status BordinModule::Evaluate(const engine::RuleInput& input,
     return absl::OkStatus();
   }
 
-  const std::string label = InstrumentLabel(m->instrument, def.custom_name());
+  const std::string label =
+      engine::InstrumentRegistry::DisplayName(m->instrument, def.custom_name());
   const std::string scale =
       absl::StrCat("items ", Num(def.item_min()), "-", Num(def.item_max()),
                    "; low = a mean below ", Num(low));

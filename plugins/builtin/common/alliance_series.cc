@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "service/engine/instrument_registry.h"
+
 namespace attune::builtin {
 namespace {
 
@@ -26,24 +28,6 @@ bool IsClientAlliance(const engine::ScoredMeasure& measure) {
          measure.rater == v1::RATER_CLIENT;
 }
 
-std::string InstrumentLabel(v1::Instrument instrument,
-                            const std::string& custom_name) {
-  switch (instrument) {
-    case v1::INSTRUMENT_SRS:
-      return "SRS";
-    case v1::INSTRUMENT_ORS:
-      return "ORS";
-    case v1::INSTRUMENT_WAI_SR:
-      return "WAI-SR";
-    case v1::INSTRUMENT_SAI:
-      return "SAI";
-    case v1::INSTRUMENT_CUSTOM:
-      return custom_name;
-    default:
-      return "alliance measure";
-  }
-}
-
 AllianceSeries AllianceSeries::Build(const engine::EpisodeHistory& history,
                                      const v1::RulesConfig& config) {
   AllianceSeries series;
@@ -64,8 +48,8 @@ AllianceSeries AllianceSeries::Build(const engine::EpisodeHistory& history,
     series.points_.push_back({number, last->total, last->percent});
     series.definition_ = last->definition;
   }
-  series.label_ = InstrumentLabel(series.definition_.instrument(),
-                                  series.definition_.custom_name());
+  series.label_ = engine::InstrumentRegistry::DisplayName(
+      series.definition_.instrument(), series.definition_.custom_name());
   return series;
 }
 

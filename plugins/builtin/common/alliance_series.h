@@ -94,10 +94,6 @@ class AllianceSeries {
   std::string label_;
 };
 
-// "SRS", "ORS", "WAI-SR", "SAI", or the custom name.
-std::string InstrumentLabel(v1::Instrument instrument,
-                            const std::string& custom_name);
-
 // Whether a measure is a client-rated alliance measure.
 bool IsClientAlliance(const engine::ScoredMeasure& measure);
 

@@ -14,6 +14,7 @@
 #include "plugins/builtin/common/alliance_series.h"
 #include "plugins/builtin/common/prompt_parts.h"
 #include "plugins/builtin/common/references.h"
+#include "service/engine/instrument_registry.h"
 
 namespace attune::builtin {
 namespace {
@@ -59,8 +60,8 @@ absl::Status RaterDiscrepancyModule::Evaluate(
     }
     const engine::ScoredMeasure& client = *widest->client;
     const engine::ScoredMeasure& therapist = *widest->therapist;
-    const std::string label =
-        InstrumentLabel(client.instrument, client.definition.custom_name());
+    const std::string label = engine::InstrumentRegistry::DisplayName(
+        client.instrument, client.definition.custom_name());
     const int session = it->first;
 
     engine::ProposedPrompt p =
