@@ -11,6 +11,7 @@
 #include "service/common/status_macros.h"
 #include "service/config/config_loader.h"
 #include "service/engine/instrument_registry.h"
+#include "service/engine/tenant_rules.h"
 
 namespace attune::config {
 namespace {
@@ -293,19 +294,99 @@ absl::Status CheckModulePolicies(const v1::RulesConfig& rules) {
   return absl::OkStatus();
 }
 
+absl::Status CheckModuleSettings(const v1::RulesConfig& rules) {
+  for (int i = 0; i < rules.modules_size(); ++i) {
+    if (rules.modules(i).module_id().empty()) {
+      return Invalid(absl::StrCat("rules.modules[", i, "].module_id"),
+                     "is required");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRemoteModules(const v1::ServerConfig& c) {
+  for (int i = 0; i < c.remote_modules_size(); ++i) {
+    const v1::RemoteModule& m = c.remote_modules(i);
+    const std::string where = absl::StrCat("remote_modules[", i, "]");
+    FieldChecks checks(where);
+    checks.Required(m.address(), "address");
+    if (m.has_deadline_ms()) {
+      checks.Range(m.deadline_ms(), 1, 60000, "deadline_ms");
+    }
+    if (m.has_failure_threshold()) {
+      checks.Range(m.failure_threshold(), 1, 1000, "failure_threshold");
+    }
+    if (m.has_retry_after_ms()) {
+      checks.Range(m.retry_after_ms(), 1, 3600000, "retry_after_ms");
+    }
+    if (m.has_connect_timeout_ms()) {
+      checks.Range(m.connect_timeout_ms(), 1, 60000, "connect_timeout_ms");
+    }
+    ATTUNE_RETURN_IF_ERROR(checks.status());
+    if (!m.config_json().empty()) {
+      google::protobuf::Struct object;
+      if (!google::protobuf::util::JsonStringToMessage(m.config_json(), &object)
+               .ok()) {
+        return Invalid(absl::StrCat(where, ".config_json"),
+                       "must be a JSON object");
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Everything about one RulesConfig; errors name fields from "rules.".
+absl::Status CheckRules(const v1::RulesConfig& rules) {
+  ATTUNE_RETURN_IF_ERROR(CheckInstruments(rules));
+  ATTUNE_RETURN_IF_ERROR(CheckAlliancePreference(rules));
+  ATTUNE_RETURN_IF_ERROR(CheckPhaseAndRupture(rules));
+  ATTUNE_RETURN_IF_ERROR(CheckOtherModules(rules));
+  ATTUNE_RETURN_IF_ERROR(CheckModulePolicies(rules));
+  ATTUNE_RETURN_IF_ERROR(CheckModuleSettings(rules));
+  return CheckBudget(rules.budget());
+}
+
+// A tenant's rules are checked as they will run: merged over the server's.
+// Errors name the field under "tenants[i].rules.".
+absl::Status CheckTenants(const v1::ServerConfig& c) {
+  std::set<std::string> seen;
+  for (int i = 0; i < c.tenants_size(); ++i) {
+    const v1::TenantRules& t = c.tenants(i);
+    const std::string where = absl::StrCat("tenants[", i, "]");
+    if (t.tenant().empty()) {
+      return Invalid(absl::StrCat(where, ".tenant"), "is required");
+    }
+    if (!seen.insert(t.tenant()).second) {
+      return Invalid(absl::StrCat(where, ".tenant"),
+                     "is listed more than once");
+    }
+    if (t.rules().instruments_size() > 0) {
+      return Invalid(absl::StrCat(where, ".rules.instruments"),
+                     "instruments are server-wide; set them in rules");
+    }
+    if (t.rules().alliance_preference_size() > 0) {
+      return Invalid(absl::StrCat(where, ".rules.alliance_preference"),
+                     "is server-wide; set it in rules");
+    }
+    absl::Status valid =
+        CheckRules(engine::MergeTenantRules(c.rules(), t.rules()));
+    if (!valid.ok()) {
+      return absl::Status(valid.code(),
+                          absl::StrCat(where, ".", valid.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateConfig(const v1::ServerConfig& config) {
   ATTUNE_RETURN_IF_ERROR(CheckServer(config));
   ATTUNE_RETURN_IF_ERROR(CheckStore(config.store()));
   ATTUNE_RETURN_IF_ERROR(CheckPlugins(config));
-  const v1::RulesConfig& rules = config.rules();
-  ATTUNE_RETURN_IF_ERROR(CheckInstruments(rules));
-  ATTUNE_RETURN_IF_ERROR(CheckAlliancePreference(rules));
-  ATTUNE_RETURN_IF_ERROR(CheckPhaseAndRupture(rules));
-  ATTUNE_RETURN_IF_ERROR(CheckOtherModules(rules));
-  ATTUNE_RETURN_IF_ERROR(CheckModulePolicies(rules));
-  return CheckBudget(rules.budget());
+  ATTUNE_RETURN_IF_ERROR(CheckRemoteModules(config));
+  ATTUNE_RETURN_IF_ERROR(CheckRules(config.rules()));
+  return CheckTenants(config);
 }
 
 }  // namespace attune::config

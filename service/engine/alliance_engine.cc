@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -76,22 +77,47 @@ std::string Fingerprint(const v1::SessionEvent& event) {
 absl::StatusOr<std::unique_ptr<AllianceEngine>> AllianceEngine::Create(
     store::Store* store, v1::ServerConfig config,
     std::vector<std::unique_ptr<RuleModule>> modules, Clock clock) {
-  ATTUNE_ASSIGN_OR_RETURN(InstrumentRegistry instruments,
-                          InstrumentRegistry::Create(config.rules()));
-  return std::unique_ptr<AllianceEngine>(
-      new AllianceEngine(store, std::move(config), std::move(instruments),
-                         std::move(modules), std::move(clock)));
+  ATTUNE_ASSIGN_OR_RETURN(
+      std::shared_ptr<const RuleSet> rules,
+      RuleSet::Create(std::move(config), std::move(modules), nullptr, clock()));
+  return Create(store, std::move(rules), std::move(clock));
 }
 
-AllianceEngine::AllianceEngine(store::Store* store, v1::ServerConfig config,
-                               InstrumentRegistry instruments,
-                               std::vector<std::unique_ptr<RuleModule>> modules,
+std::unique_ptr<AllianceEngine> AllianceEngine::Create(
+    store::Store* store, std::shared_ptr<const RuleSet> rules, Clock clock) {
+  return std::unique_ptr<AllianceEngine>(
+      new AllianceEngine(store, std::move(rules), std::move(clock)));
+}
+
+AllianceEngine::AllianceEngine(store::Store* store,
+                               std::shared_ptr<const RuleSet> rules,
                                Clock clock)
     : store_(store),
-      config_(std::move(config)),
-      instruments_(std::move(instruments)),
-      pipeline_(std::move(modules)),
+      config_(rules->config()),
+      rules_(std::move(rules)),
       clock_(std::move(clock)) {}
+
+std::shared_ptr<const RuleSet> AllianceEngine::rules() const {
+  std::lock_guard<std::mutex> lock(rules_mu_);
+  return rules_;
+}
+
+absl::Status AllianceEngine::InstallRules(std::shared_ptr<const RuleSet> next) {
+  std::shared_ptr<const RuleSet> old;
+  {
+    std::lock_guard<std::mutex> lock(rules_mu_);
+    if (next->generation() <= rules_->generation()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "rule set generation ", next->generation(),
+          " is not newer than the one serving (", rules_->generation(),
+          "); another reload got there first"));
+    }
+    old = std::exchange(rules_, std::move(next));
+  }
+  // `old` is released here, outside the lock; requests still holding it
+  // keep it alive until they finish.
+  return absl::OkStatus();
+}
 
 std::mutex& AllianceEngine::EpisodeLock(const std::string& tenant,
                                         const std::string& episode_id) {
@@ -151,8 +177,9 @@ absl::StatusOr<ClinicianDay> AllianceEngine::LoadClinicianDay(
 }
 
 absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
-    const std::string& tenant, const v1::SessionEvent& event,
-    store::EpisodeSnapshot& snapshot, bool server_stamped_time) {
+    const RuleSet& set, const std::string& tenant,
+    const v1::SessionEvent& event, store::EpisodeSnapshot& snapshot,
+    bool server_stamped_time) {
   Prepared out;
   std::string fingerprint = Fingerprint(event);
   ATTUNE_ASSIGN_OR_RETURN(std::optional<store::StoredEvent> stored,
@@ -186,7 +213,7 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
 
   std::optional<EpisodeHistory> before;
   if (snapshot.exists) {
-    before.emplace(EpisodeHistory::Fold(snapshot.events, instruments_));
+    before.emplace(EpisodeHistory::Fold(snapshot.events, set.instruments()));
   }
   ATTUNE_RETURN_IF_ERROR(
       CheckEpisodeConsistency(event, snapshot, before ? &*before : nullptr));
@@ -194,13 +221,20 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
   std::vector<v1::SessionEvent> events = snapshot.events;
   events.push_back(event);
   EpisodeHistory history =
-      EpisodeHistory::Fold(std::move(events), instruments_);
+      EpisodeHistory::Fold(std::move(events), set.instruments());
 
   // Clinician-scoped prompts live beside the episode's but outside its
   // alert budget.
+  // Shadow modules' would-be prompts are reconciled on their own and never
+  // reach the response, the watchers or the budget of the live ones.
   std::vector<v1::Prompt> episode_prompts;
   std::vector<v1::Prompt> clinician_prompts;
+  std::vector<v1::Prompt> shadow_prompts;
   for (const v1::Prompt& p : snapshot.prompts) {
+    if (p.shadow()) {
+      shadow_prompts.push_back(p);
+      continue;
+    }
     (p.scope() == v1::PROMPT_SCOPE_CLINICIAN ? clinician_prompts
                                              : episode_prompts)
         .push_back(p);
@@ -230,10 +264,12 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
   }
 
   ATTUNE_ASSIGN_OR_RETURN(ClinicianDay day, LoadClinicianDay(tenant, event));
-  RuleInput input{history, event, config_.rules(), day};
-  PipelineResult result = pipeline_.Run(input);
+  const v1::RulesConfig& rules = set.RulesFor(tenant);
+  RuleInput input{history, event, rules, day};
+  PipelineResult result = set.pipeline().Run(input);
   for (const std::string& failed : result.failed_modules) {
-    if (FailsRequests(failed)) {
+    // A shadow module is never allowed to affect what happens live.
+    if (!result.shadow_modules.count(failed) && FailsRequests(rules, failed)) {
       return absl::UnavailableError(absl::StrCat(
           "rule module ", failed,
           " failed and its policy fails the request; nothing was stored, "
@@ -258,9 +294,16 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
   rin.session = LatestHeld(history);
   rin.raised_session = SessionOfTrigger(event);
   rin.failed_modules = result.failed_modules;
-  rin.budget = config_.rules().budget();
+  rin.budget = rules.budget();
+  ReconcileInput shadow_in = rin;
+  shadow_in.existing = std::move(shadow_prompts);
+  shadow_in.shadow = true;
   std::vector<ModuleProposal> clinician_proposals;
   for (ModuleProposal& mp : result.proposals) {
+    if (mp.shadow) {
+      shadow_in.proposals.push_back(std::move(mp));
+      continue;
+    }
     (mp.proposal.prompt.scope() == v1::PROMPT_SCOPE_CLINICIAN
          ? clinician_proposals
          : rin.proposals)
@@ -268,6 +311,7 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
   }
   ReconcileResult reconciled = Reconcile(std::move(rin));
   std::vector<v1::Prompt> changed = std::move(reconciled.changed);
+  ReconcileResult shadow = Reconcile(std::move(shadow_in));
 
   // A clinician prompt is one per (clinician, kind, UTC day), whichever
   // episode raised it.
@@ -352,11 +396,15 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
   out.commit.response = out.response;
   out.commit.assessment = a;
   out.commit.prompt_upserts = changed;
+  out.commit.prompt_upserts.insert(out.commit.prompt_upserts.end(),
+                                   shadow.changed.begin(),
+                                   shadow.changed.end());
   out.commit.expected_version = snapshot.version;
 
   snapshot.exists = true;
   snapshot.version += 1;
   snapshot.events.push_back(event);
+  all.insert(all.end(), shadow.prompts.begin(), shadow.prompts.end());
   snapshot.prompts = std::move(all);
   snapshot.assessment = a;
   return out;
@@ -375,8 +423,9 @@ absl::StatusOr<v1::SubmitEventResponse> AllianceEngine::Submit(
   return std::move(results.front());
 }
 
-bool AllianceEngine::FailsRequests(const std::string& module_id) const {
-  for (const v1::ModulePolicy& p : config_.rules().module_policies()) {
+bool AllianceEngine::FailsRequests(const v1::RulesConfig& rules,
+                                   const std::string& module_id) {
+  for (const v1::ModulePolicy& p : rules.module_policies()) {
     if (p.module_id() == module_id) {
       return p.on_error() == v1::ModulePolicy::ON_ERROR_FAIL;
     }
@@ -417,15 +466,17 @@ AllianceEngine::SubmitBatch(const std::string& tenant,
                             bool server_stamped_time) {
   std::vector<absl::StatusOr<v1::SubmitEventResponse>> results(
       events.size(), absl::UnknownError("not processed"));
+  // The whole batch runs on the rule set in force when it started.
+  std::shared_ptr<const RuleSet> set = rules();
   ValidationLimits limits{
       clock_(), absl::Seconds(config_.max_future_skew_seconds()),
-      absl::Hours(24) * config_.rules().budget().max_snooze_days()};
+      absl::Hours(24) * set->RulesFor(tenant).budget().max_snooze_days()};
 
   // Valid events grouped by episode, keeping their order.
   std::vector<std::string> order;
   std::map<std::string, std::vector<size_t>> by_episode;
   for (size_t i = 0; i < events.size(); ++i) {
-    absl::Status valid = ValidateEvent(events[i], instruments_, limits);
+    absl::Status valid = ValidateEvent(events[i], set->instruments(), limits);
     if (!valid.ok()) {
       // An event stored earlier is answered from storage even if today's
       // configuration would reject it (an instrument removed, a lower
@@ -464,7 +515,7 @@ AllianceEngine::SubmitBatch(const std::string& tenant,
       std::vector<std::vector<v1::Prompt>> published(events.size());
       for (size_t i : todo) {
         absl::StatusOr<Prepared> prepared =
-            Prepare(tenant, events[i], snapshot, server_stamped_time);
+            Prepare(*set, tenant, events[i], snapshot, server_stamped_time);
         if (!prepared.ok()) {
           stats_.events_rejected.fetch_add(1);
           results[i] = prepared.status();
@@ -555,7 +606,8 @@ absl::StatusOr<v1::Prompt> AllianceEngine::RecordFeedback(
   }
   ATTUNE_ASSIGN_OR_RETURN(std::optional<v1::Prompt> prompt,
                           store_->GetPrompt(tenant, req.prompt_id()));
-  if (!prompt.has_value()) {
+  // Shadow prompts were never shown: there is nothing to react to.
+  if (!prompt.has_value() || prompt->shadow()) {
     return absl::NotFoundError("prompt_id: no such prompt");
   }
   v1::SessionEvent event;

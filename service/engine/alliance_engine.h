@@ -25,6 +25,7 @@
 #include "service/engine/instrument_registry.h"
 #include "service/engine/prompt_bus.h"
 #include "service/engine/rule_pipeline.h"
+#include "service/engine/rule_set.h"
 #include "service/store/store.h"
 
 namespace attune::engine {
@@ -42,10 +43,15 @@ struct EngineStats {
 class AllianceEngine {
  public:
   // `store` must outlive the engine. Fails when the configuration's
-  // instruments are invalid.
+  // instruments are invalid or its module settings name unknown modules.
   static absl::StatusOr<std::unique_ptr<AllianceEngine>> Create(
       store::Store* store, v1::ServerConfig config,
       std::vector<std::unique_ptr<RuleModule>> modules,
+      Clock clock = absl::Now);
+  // The same with a rule set built by the caller (RuleSet::Create). The
+  // server settings (limits) come from rules->config().
+  static std::unique_ptr<AllianceEngine> Create(
+      store::Store* store, std::shared_ptr<const RuleSet> rules,
       Clock clock = absl::Now);
 
   // Stores one event and returns the episode's assessment and prompts.
@@ -71,14 +77,21 @@ class AllianceEngine {
       const std::string& tenant, const v1::RecordPromptFeedbackRequest& req);
 
   PromptBus& bus() { return bus_; }
-  const RulePipeline& pipeline() const { return pipeline_; }
   const EngineStats& stats() const { return stats_; }
+  // Server settings (limits) as of start-up; rule settings live in rules().
   const v1::ServerConfig& config() const { return config_; }
 
+  // The rule set in force. Hold the pointer for as long as it is used.
+  std::shared_ptr<const RuleSet> rules() const;
+  // Swaps in a new rule set (built with the current one as `previous`):
+  // requests already running finish on the set they started with.
+  // FAILED_PRECONDITION when `next` is not newer than the current set (two
+  // reloads raced).
+  absl::Status InstallRules(std::shared_ptr<const RuleSet> next);
+
  private:
-  AllianceEngine(store::Store* store, v1::ServerConfig config,
-                 InstrumentRegistry instruments,
-                 std::vector<std::unique_ptr<RuleModule>> modules, Clock clock);
+  AllianceEngine(store::Store* store, std::shared_ptr<const RuleSet> rules,
+                 Clock clock);
 
   // An event processed up to, not including, its commit.
   struct Prepared {
@@ -89,12 +102,14 @@ class AllianceEngine {
 
   // `snapshot` is the episode as stored plus events prepared earlier in the
   // same batch; it is advanced past this event on success.
-  absl::StatusOr<Prepared> Prepare(const std::string& tenant,
+  absl::StatusOr<Prepared> Prepare(const RuleSet& set,
+                                   const std::string& tenant,
                                    const v1::SessionEvent& event,
                                    store::EpisodeSnapshot& snapshot,
                                    bool server_stamped_time);
   // Whether a failure of this module fails the request (ModulePolicy).
-  bool FailsRequests(const std::string& module_id) const;
+  static bool FailsRequests(const v1::RulesConfig& rules,
+                            const std::string& module_id);
   // The stored response when exactly this event was stored before.
   absl::StatusOr<v1::SubmitEventResponse> StoredReplay(
       const std::string& tenant, const v1::SessionEvent& event);
@@ -116,8 +131,8 @@ class AllianceEngine {
 
   store::Store* store_;
   v1::ServerConfig config_;
-  InstrumentRegistry instruments_;
-  RulePipeline pipeline_;
+  mutable std::mutex rules_mu_;
+  std::shared_ptr<const RuleSet> rules_;  // guarded by rules_mu_
   Clock clock_;
   PromptBus bus_;
   EngineStats stats_;

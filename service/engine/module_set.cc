@@ -37,4 +37,12 @@ absl::StatusOr<std::vector<std::unique_ptr<RuleModule>>> LoadRuleModules(
   return modules;
 }
 
+absl::StatusOr<std::shared_ptr<const RuleSet>> LoadRuleSet(
+    const v1::ServerConfig& config, const RuleSet* previous) {
+  absl::StatusOr<std::vector<std::unique_ptr<RuleModule>>> modules =
+      LoadRuleModules(config);
+  if (!modules.ok()) return modules.status();
+  return RuleSet::Create(config, *std::move(modules), previous);
+}
+
 }  // namespace attune::engine

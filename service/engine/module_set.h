@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "attune/v1/config.pb.h"
 #include "service/engine/rule_module.h"
+#include "service/engine/rule_set.h"
 
 namespace attune::engine {
 
@@ -17,6 +18,11 @@ namespace attune::engine {
 // error (the plugin's path is named).
 absl::StatusOr<std::vector<std::unique_ptr<RuleModule>>> LoadRuleModules(
     const v1::ServerConfig& config);
+
+// LoadRuleModules, then RuleSet::Create: the whole set a configuration
+// describes, ready to serve (or to install over `previous` on reload).
+absl::StatusOr<std::shared_ptr<const RuleSet>> LoadRuleSet(
+    const v1::ServerConfig& config, const RuleSet* previous = nullptr);
 
 }  // namespace attune::engine
 

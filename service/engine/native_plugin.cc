@@ -277,10 +277,11 @@ double StrengthOf(v1::Severity severity) {
 
 class NativeRuleModule final : public RuleModule {
  public:
-  NativeRuleModule(std::string id, std::string version, attune_module_def def,
-                   void* instance)
+  NativeRuleModule(std::string id, std::string version, std::string path,
+                   attune_module_def def, void* instance)
       : id_(std::move(id)),
         version_(std::move(version)),
+        path_(std::move(path)),
         def_(def),
         instance_(instance) {}
   ~NativeRuleModule() override {
@@ -290,6 +291,8 @@ class NativeRuleModule final : public RuleModule {
   std::string_view id() const override { return id_; }
   std::string_view version() const override { return version_; }
   bool Enabled(const v1::RulesConfig&) const override { return true; }
+  ModuleSource source() const override { return ModuleSource::kNative; }
+  std::string location() const override { return path_; }
 
   absl::Status Evaluate(const RuleInput& input,
                         RuleOutput& output) const override {
@@ -408,6 +411,7 @@ class NativeRuleModule final : public RuleModule {
 
   std::string id_;
   std::string version_;
+  std::string path_;
   attune_module_def def_;
   void* instance_;
 };
@@ -574,7 +578,7 @@ absl::StatusOr<LoadedNativePlugin> LoadNativePluginWithInfo(
                        sink.error.empty() ? "" : ": ", sink.error));
     }
     loaded.modules.push_back(std::make_unique<NativeRuleModule>(
-        id, info.modules[i].version, defs[i], instance));
+        id, info.modules[i].version, path, defs[i], instance));
   }
   return loaded;
 }

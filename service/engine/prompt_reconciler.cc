@@ -122,8 +122,13 @@ ReconcileResult Reconcile(ReconcileInput in) {
     auto it = open.find(content.kind());
     if (it == open.end()) {
       v1::Prompt p;
-      p.set_id(MakePromptId(in.tenant, in.episode.episode_id(), content.kind(),
-                            ++ordinal[content.kind()]));
+      // Shadow prompts have ids of their own, so a module moving between
+      // shadow and live never takes over the other side's prompt.
+      p.set_id(MakePromptId(in.tenant,
+                            in.shadow ? "shadow:" + in.episode.episode_id()
+                                      : in.episode.episode_id(),
+                            content.kind(), ++ordinal[content.kind()]));
+      p.set_shadow(in.shadow);
       p.set_kind(content.kind());
       CopyContent(content, p);
       p.set_module_id(mp.module_id);

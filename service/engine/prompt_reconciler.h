@@ -47,6 +47,10 @@ struct ReconcileInput {
   // Modules that failed in this evaluation: their prompts are left as they
   // are rather than resolved for want of a proposal.
   std::vector<std::string> failed_modules;
+  // Reconciling the would-be prompts of shadow modules (existing and
+  // proposals are all shadow): new prompts are marked shadow and get ids
+  // distinct from live ones.
+  bool shadow = false;
 };
 
 struct ReconcileResult {

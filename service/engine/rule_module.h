@@ -65,6 +65,9 @@ struct RuleOutput {
   std::vector<ProposedPrompt> prompts;
 };
 
+// Where a module comes from (RuleAdmin.ListModules reports it).
+enum class ModuleSource { kBuiltin, kNative, kRemote };
+
 class RuleModule {
  public:
   virtual ~RuleModule() = default;
@@ -78,6 +81,14 @@ class RuleModule {
   // skipped and counted); it never means "no prompt".
   virtual absl::Status Evaluate(const RuleInput& input,
                                 RuleOutput& output) const = 0;
+
+  virtual ModuleSource source() const { return ModuleSource::kBuiltin; }
+  // The plugin's path or the remote module's address; empty for built-ins.
+  virtual std::string location() const { return {}; }
+  // False while the module should not be called (a remote module's circuit
+  // breaker is open). The pipeline then skips it as failed without calling
+  // Evaluate, and counts it as skipped rather than as an error.
+  virtual bool Available() const { return true; }
 };
 
 }  // namespace attune::engine

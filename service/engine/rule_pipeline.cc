@@ -1,63 +1,106 @@
 #include "service/engine/rule_pipeline.h"
 
 #include "service/common/log.h"
+#include "service/engine/tenant_rules.h"
 
 namespace attune::engine {
 
-RulePipeline::RulePipeline(std::vector<std::unique_ptr<RuleModule>> modules) {
+RulePipeline::RulePipeline(std::vector<std::unique_ptr<RuleModule>> modules,
+                           const RulePipeline* previous) {
   for (auto& m : modules) {
-    auto entry = std::make_unique<Entry>();
-    entry->module = std::move(m);
+    Entry entry;
+    entry.module = std::move(m);
+    if (previous != nullptr) {
+      for (const Entry& old : previous->entries_) {
+        if (old.module->id() == entry.module->id()) entry.stats = old.stats;
+      }
+    }
+    if (entry.stats == nullptr) entry.stats = std::make_shared<ModuleStats>();
     entries_.push_back(std::move(entry));
   }
 }
 
+bool RulePipeline::IsEnabled(const RuleModule& module,
+                             const v1::RulesConfig& rules) {
+  ModuleSwitches switches = SwitchesFor(rules, module.id());
+  return switches.enabled.has_value() ? *switches.enabled
+                                      : module.Enabled(rules);
+}
+
 PipelineResult RulePipeline::Run(const RuleInput& input) const {
   PipelineResult result;
-  for (const auto& entry : entries_) {
-    const RuleModule& module = *entry->module;
-    if (!module.Enabled(input.config)) continue;
+  for (const Entry& entry : entries_) {
+    const RuleModule& module = *entry.module;
+    ModuleStats& stats = *entry.stats;
+    if (!IsEnabled(module, input.config)) continue;
+    bool shadow = SwitchesFor(input.config, module.id()).shadow;
+    if (shadow) result.shadow_modules.emplace(module.id());
+    if (!module.Available()) {
+      stats.skipped.fetch_add(1, std::memory_order_relaxed);
+      result.failed_modules.emplace_back(module.id());
+      continue;
+    }
     RuleOutput out;
     // Each module writes into a copy, so a failing module leaves no partial
-    // section behind.
+    // section behind, and a shadow module none at all.
     v1::Assessment scratch = result.assessment;
     out.assessment = &scratch;
-    entry->evaluations.fetch_add(1, std::memory_order_relaxed);
+    stats.evaluations.fetch_add(1, std::memory_order_relaxed);
     absl::Status status = module.Evaluate(input, out);
     if (!status.ok()) {
-      entry->errors.fetch_add(1, std::memory_order_relaxed);
+      stats.errors.fetch_add(1, std::memory_order_relaxed);
+      if (absl::IsDeadlineExceeded(status)) {
+        stats.timeouts.fetch_add(1, std::memory_order_relaxed);
+      }
+      stats.consecutive_failures.fetch_add(1, std::memory_order_relaxed);
+      stats.last_error_code.store(static_cast<int32_t>(status.code()),
+                                  std::memory_order_relaxed);
       result.failed_modules.emplace_back(module.id());
-      // The status text comes from our own modules and names no client data.
+      // Module error texts may quote plugin output: only the code is logged.
       ATTUNE_LOG(WARNING) << "rule module failed; skipped"
                           << LogField("module", module.id())
                           << LogField("code", static_cast<int>(status.code()));
       continue;
     }
-    result.assessment = std::move(scratch);
+    stats.consecutive_failures.store(0, std::memory_order_relaxed);
+    if (!shadow) result.assessment = std::move(scratch);
     for (ProposedPrompt& p : out.prompts) {
-      result.proposals.push_back(ModuleProposal{std::move(p),
-                                                std::string(module.id()),
-                                                std::string(module.version())});
+      result.proposals.push_back(
+          ModuleProposal{std::move(p), std::string(module.id()),
+                         std::string(module.version()), shadow});
     }
   }
   return result;
 }
 
 std::vector<ModuleHealth> RulePipeline::Health(
-    const v1::RulesConfig& config) const {
+    const v1::RulesConfig& rules) const {
   std::vector<ModuleHealth> out;
-  for (const auto& entry : entries_) {
-    out.push_back(ModuleHealth{
-        std::string(entry->module->id()), std::string(entry->module->version()),
-        entry->module->Enabled(config), entry->evaluations.load(),
-        entry->errors.load()});
+  for (const Entry& entry : entries_) {
+    const RuleModule& m = *entry.module;
+    const ModuleStats& s = *entry.stats;
+    ModuleHealth h;
+    h.module_id = std::string(m.id());
+    h.module_version = std::string(m.version());
+    h.source = m.source();
+    h.location = m.location();
+    h.enabled = IsEnabled(m, rules);
+    h.shadow = SwitchesFor(rules, m.id()).shadow;
+    h.available = m.Available();
+    h.evaluations = s.evaluations.load();
+    h.errors = s.errors.load();
+    h.timeouts = s.timeouts.load();
+    h.skipped = s.skipped.load();
+    h.consecutive_failures = s.consecutive_failures.load();
+    h.last_error_code = s.last_error_code.load();
+    out.push_back(std::move(h));
   }
   return out;
 }
 
 const RuleModule* RulePipeline::Find(std::string_view id) const {
-  for (const auto& entry : entries_) {
-    if (entry->module->id() == id) return entry->module.get();
+  for (const Entry& entry : entries_) {
+    if (entry.module->id() == id) return entry.module.get();
   }
   return nullptr;
 }

@@ -51,10 +51,11 @@ absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
       s->server_->GetHealthCheckService();
   health->SetServingStatus(kServiceName, true);
   health->SetServingStatus(true);
-  ATTUNE_LOG(INFO) << "attuned serving" << LogField("port", s->port_)
-                   << LogField(
-                          "modules",
-                          s->engine_->pipeline().Health(config.rules()).size());
+  ATTUNE_LOG(INFO)
+      << "attuned serving" << LogField("port", s->port_)
+      << LogField(
+             "modules",
+             s->engine_->rules()->pipeline().Health(config.rules()).size());
   return s;
 }
 

@@ -3,6 +3,7 @@
 #include <map>
 #include <string>
 
+#include "service/engine/rule_set.h"
 #include "service/server/alliance_service.h"
 #include "service/server/status_conversion.h"
 
@@ -42,8 +43,9 @@ grpc::ServerUnaryReactor* RuleAdminServiceImpl::ListModules(
           break;
       }
     }
+    std::shared_ptr<const engine::RuleSet> set = engine_->rules();
     for (const engine::ModuleHealth& h :
-         engine_->pipeline().Health(engine_->config().rules())) {
+         set->pipeline().Health(set->RulesFor(tenant))) {
       v1::ModuleReport* m = resp->add_modules();
       m->set_id(h.module_id);
       m->set_version(h.module_version);
@@ -54,6 +56,24 @@ grpc::ServerUnaryReactor* RuleAdminServiceImpl::ListModules(
     }
     reactor->Finish(grpc::Status::OK);
   });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RuleAdminServiceImpl::ReloadModules(
+    grpc::CallbackServerContext* ctx, const v1::ReloadModulesRequest*,
+    v1::ReloadModulesResponse*) {
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                               "ReloadModules: not implemented yet"));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RuleAdminServiceImpl::CompareShadow(
+    grpc::CallbackServerContext* ctx, const v1::CompareShadowRequest*,
+    v1::CompareShadowResponse*) {
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                               "CompareShadow: not implemented yet"));
   return reactor;
 }
 

@@ -17,6 +17,12 @@ class RuleAdminServiceImpl final : public v1::RuleAdmin::CallbackService {
   grpc::ServerUnaryReactor* ListModules(grpc::CallbackServerContext* ctx,
                                         const v1::ListModulesRequest* req,
                                         v1::ListModulesResponse* resp) override;
+  grpc::ServerUnaryReactor* ReloadModules(
+      grpc::CallbackServerContext* ctx, const v1::ReloadModulesRequest* req,
+      v1::ReloadModulesResponse* resp) override;
+  grpc::ServerUnaryReactor* CompareShadow(
+      grpc::CallbackServerContext* ctx, const v1::CompareShadowRequest* req,
+      v1::CompareShadowResponse* resp) override;
 
  private:
   engine::AllianceEngine* engine_;

@@ -106,6 +106,13 @@ struct FeedbackCount {
   int64_t count = 0;
 };
 
+// A page of a tenant's events (ScanEvents).
+struct EventPage {
+  std::vector<v1::SessionEvent> events;
+  // Empty on the last page.
+  std::string next_page_token;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -143,6 +150,22 @@ class Store {
 
   virtual absl::StatusOr<std::vector<FeedbackCount>> CountFeedback(
       const std::string& tenant) = 0;
+
+  // Every event of the tenant, episode by episode (by episode_id), each
+  // episode's events in storage order: what export and replay read. Pages
+  // of at most `page_size` events; `page_token` from the previous page.
+  // INVALID_ARGUMENT for a token this store did not issue.
+  virtual absl::StatusOr<EventPage> ScanEvents(
+      const std::string& tenant, int page_size,
+      const std::string& page_token) = 0;
+
+  // Prompts raised by one module, any status, shadow (prompt.shadow) or
+  // live as asked, by episode_id then raised_at_session then id; at most
+  // `limit`. Live prompt queries (ListPrompts, GetPrompt callers) never see
+  // shadow prompts: ListPrompts filters them out.
+  virtual absl::StatusOr<std::vector<v1::Prompt>> ListModulePrompts(
+      const std::string& tenant, const std::string& module_id, bool shadow,
+      int limit) = 0;
 };
 
 }  // namespace attune::store

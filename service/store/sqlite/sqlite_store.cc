@@ -583,4 +583,14 @@ absl::StatusOr<std::vector<FeedbackCount>> SqliteStore::CountFeedback(
   return counts;
 }
 
+absl::StatusOr<EventPage> SqliteStore::ScanEvents(const std::string&, int,
+                                                  const std::string&) {
+  return absl::UnimplementedError("ScanEvents: not implemented yet");
+}
+
+absl::StatusOr<std::vector<v1::Prompt>> SqliteStore::ListModulePrompts(
+    const std::string&, const std::string&, bool, int) {
+  return absl::UnimplementedError("ListModulePrompts: not implemented yet");
+}
+
 }  // namespace attune::store

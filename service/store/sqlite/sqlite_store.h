@@ -108,6 +108,11 @@ class SqliteStore final : public Store {
       absl::Time from, absl::Time to) override;
   absl::StatusOr<std::vector<FeedbackCount>> CountFeedback(
       const std::string& tenant) override;
+  absl::StatusOr<EventPage> ScanEvents(const std::string& tenant, int page_size,
+                                       const std::string& page_token) override;
+  absl::StatusOr<std::vector<v1::Prompt>> ListModulePrompts(
+      const std::string& tenant, const std::string& module_id, bool shadow,
+      int limit) override;
 
   Stats stats() const;
   const Settings& settings() const { return settings_; }

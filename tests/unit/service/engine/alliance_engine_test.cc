@@ -143,7 +143,8 @@ TEST_F(AllianceEngineTest, FailingModuleIsSkippedAndCounted) {
   EXPECT_NE(r->assessment().phase().phase(), v1::PHASE_CLOSED);
   ASSERT_EQ(r->prompts_size(), 1);
   EXPECT_EQ(r->prompts(0).kind(), "test.low_srs/low");
-  for (const ModuleHealth& h : engine_->pipeline().Health(config_.rules())) {
+  for (const ModuleHealth& h :
+       engine_->rules()->pipeline().Health(config_.rules())) {
     if (h.module_id == "test.broken") {
       EXPECT_EQ(h.errors, 1);
       EXPECT_EQ(h.evaluations, 1);
