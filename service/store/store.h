@@ -121,7 +121,8 @@ class Store {
   virtual absl::StatusOr<std::optional<StoredEvent>> FindEvent(
       const std::string& tenant, const std::string& event_id) = 0;
 
-  // Everything about an episode (exists=false and version 0 when unknown).
+  // Everything about an episode (exists=false and version 0 when unknown),
+  // shadow prompts included.
   virtual absl::StatusOr<EpisodeSnapshot> LoadEpisode(
       const std::string& tenant, const std::string& episode_id) = 0;
 
@@ -136,9 +137,12 @@ class Store {
     return CommitAsync(std::move(commit)).get();
   }
 
+  // Any prompt by id, a shadow one too (callers that serve clinicians check
+  // prompt.shadow()).
   virtual absl::StatusOr<std::optional<v1::Prompt>> GetPrompt(
       const std::string& tenant, const std::string& prompt_id) = 0;
 
+  // Live prompts only: shadow prompts (prompt.shadow) are never listed.
   // Ordered by priority (desc), then updated_at (desc), then id.
   virtual absl::StatusOr<PromptPage> ListPrompts(const PromptQuery& query) = 0;
 
@@ -153,15 +157,21 @@ class Store {
 
   // Every event of the tenant, episode by episode (by episode_id), each
   // episode's events in storage order: what export and replay read. Pages
-  // of at most `page_size` events; `page_token` from the previous page.
-  // INVALID_ARGUMENT for a token this store did not issue.
+  // of at most `page_size` (1-10000, else INVALID_ARGUMENT "page_size: ...")
+  // events; `page_token` empty for the first page, else next_page_token of
+  // the previous one (INVALID_ARGUMENT "page_token: ..." for a token this
+  // store did not issue for this tenant). Keyset paging: a scan returns
+  // every event committed before it began exactly once, in order; an event
+  // committed during the scan is returned iff it sorts after the last event
+  // already returned (it never causes a repeat or a gap).
   virtual absl::StatusOr<EventPage> ScanEvents(
       const std::string& tenant, int page_size,
       const std::string& page_token) = 0;
 
   // Prompts raised by one module, any status, shadow (prompt.shadow) or
-  // live as asked, by episode_id then raised_at_session then id; at most
-  // `limit`. Live prompt queries (ListPrompts, GetPrompt callers) never see
+  // live as asked, by episode_id then raised_at_session then id; the first
+  // `limit` (>= 1) of them. INVALID_ARGUMENT naming module_id (empty) or
+  // limit. Live prompt queries (ListPrompts, GetPrompt callers) never see
   // shadow prompts: ListPrompts filters them out.
   virtual absl::StatusOr<std::vector<v1::Prompt>> ListModulePrompts(
       const std::string& tenant, const std::string& module_id, bool shadow,

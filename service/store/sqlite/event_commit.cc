@@ -99,20 +99,21 @@ absl::Status UpsertPrompt(Connection& conn, const std::string& tenant,
       Statement stmt,
       conn.Prepare(
           "INSERT INTO prompts (tenant, prompt_id, episode_id, clinician_id,"
-          " kind, module_id, status, priority, updated_at, prompt)"
-          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+          " kind, module_id, status, priority, updated_at, prompt, shadow)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
           " ON CONFLICT (tenant, prompt_id) DO UPDATE SET"
           " episode_id = excluded.episode_id,"
           " clinician_id = excluded.clinician_id, kind = excluded.kind,"
           " module_id = excluded.module_id, status = excluded.status,"
           " priority = excluded.priority, updated_at = excluded.updated_at,"
-          " prompt = excluded.prompt",
+          " prompt = excluded.prompt, shadow = excluded.shadow",
           "prompts: upsert"));
-  ATTUNE_RETURN_IF_ERROR(stmt.Bind(
-      tenant, prompt.id(), prompt.episode().episode_id(),
-      prompt.episode().clinician_id(), prompt.kind(), prompt.module_id(),
-      static_cast<int>(prompt.status()), prompt.priority(),
-      TimestampToNanos(prompt.updated_at()), Blob{bytes}));
+  ATTUNE_RETURN_IF_ERROR(
+      stmt.Bind(tenant, prompt.id(), prompt.episode().episode_id(),
+                prompt.episode().clinician_id(), prompt.kind(),
+                prompt.module_id(), static_cast<int>(prompt.status()),
+                prompt.priority(), TimestampToNanos(prompt.updated_at()),
+                Blob{bytes}, prompt.shadow() ? 1 : 0));
   return stmt.Run();
 }
 

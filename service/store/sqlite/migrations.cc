@@ -86,12 +86,31 @@ CREATE INDEX held_sessions_by_clinician
   ON held_sessions (tenant, clinician_id, start_at);
 )sql";
 
+// Shadow mode (RulesConfig.modules): prompts of a module in shadow are
+// stored beside the live ones but never listed. Rows written before this
+// migration are live. The list indexes gain `shadow` right after the
+// equality columns, so "live only" stays a seek plus an in-order scan; the
+// module index serves RuleAdmin.CompareShadow (ListModulePrompts).
+constexpr absl::string_view kShadowPrompts = R"sql(
+ALTER TABLE prompts
+  ADD COLUMN shadow INTEGER NOT NULL DEFAULT 0 CHECK (shadow IN (0, 1));
+DROP INDEX prompts_by_episode;
+DROP INDEX prompts_by_clinician;
+CREATE INDEX prompts_by_episode ON prompts
+  (tenant, episode_id, shadow, priority DESC, updated_at DESC, prompt_id);
+CREATE INDEX prompts_by_clinician ON prompts
+  (tenant, clinician_id, shadow, priority DESC, updated_at DESC, prompt_id);
+CREATE INDEX prompts_by_module
+  ON prompts (tenant, module_id, shadow, episode_id);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration>* const kMigrations =
       new std::vector<Migration>{
           {1, "initial schema", kInitialSchema},
+          {2, "shadow prompts", kShadowPrompts},
       };
   return *kMigrations;
 }

@@ -12,6 +12,7 @@ namespace attune::store::sqlite {
 namespace {
 
 constexpr absl::string_view kVersion = "p1";
+constexpr absl::string_view kEventVersion = "e1";
 
 // FNV-1a, 64 bit: stable everywhere, unlike absl::Hash.
 class Fnv1a {
@@ -76,6 +77,40 @@ absl::StatusOr<PromptPageToken> DecodePromptPageToken(
     return Malformed("corrupt token");
   }
   token.prompt_id = std::move(parts[4]);
+  return token;
+}
+
+uint64_t EventFilterHash(const std::string& tenant) {
+  Fnv1a h;
+  h.AddField("events");
+  h.AddField(tenant);
+  return h.hash();
+}
+
+std::string EncodeEventPageToken(const EventPageToken& token) {
+  return absl::WebSafeBase64Escape(
+      absl::StrCat(kEventVersion, "|", absl::Hex(token.filter_hash), "|",
+                   token.seq, "|", token.episode_id));
+}
+
+absl::StatusOr<EventPageToken> DecodeEventPageToken(
+    const std::string& encoded) {
+  std::string raw;
+  if (encoded.empty() || !absl::WebSafeBase64Unescape(encoded, &raw)) {
+    return Malformed("not a token returned by ScanEvents");
+  }
+  // The episode id goes last: it may itself contain '|'.
+  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits('|', 3));
+  if (parts.size() != 4 || parts[0] != kEventVersion) {
+    return Malformed("not a token returned by ScanEvents");
+  }
+  EventPageToken token;
+  if (!absl::SimpleHexAtoi(parts[1], &token.filter_hash) ||
+      !absl::SimpleAtoi(parts[2], &token.seq) || token.seq < 1 ||
+      parts[3].empty()) {
+    return Malformed("corrupt token");
+  }
+  token.episode_id = std::move(parts[3]);
   return token;
 }
 

@@ -1,4 +1,5 @@
-// PromptPageToken: the opaque ListPrompts page token (keyset paging).
+// PromptPageToken and EventPageToken: the opaque page tokens of ListPrompts
+// and ScanEvents (keyset paging).
 //
 // A token names the last prompt of the previous page by its sort key
 // (priority, updated_at, prompt_id), so pages stay stable while prompts are
@@ -35,6 +36,26 @@ std::string EncodePromptPageToken(const PromptPageToken& token);
 // produced.
 absl::StatusOr<PromptPageToken> DecodePromptPageToken(
     const std::string& encoded);
+
+// The ScanEvents page token: the last event of the previous page by its
+// scan key (episode_id, seq) and a hash of the tenant it was issued for.
+// Like the prompt token it is keyset paging, so events committed during a
+// scan never shift it. It carries the episode id (base64, not encrypted):
+// hand it only to whoever may read the events themselves.
+struct EventPageToken {
+  uint64_t filter_hash = 0;
+  std::string episode_id;
+  int64_t seq = 0;
+};
+
+// A stable hash of the scan's filter (the tenant).
+uint64_t EventFilterHash(const std::string& tenant);
+
+std::string EncodeEventPageToken(const EventPageToken& token);
+
+// INVALID_ARGUMENT "page_token: ..." when `encoded` is not a token this code
+// produced.
+absl::StatusOr<EventPageToken> DecodeEventPageToken(const std::string& encoded);
 
 }  // namespace attune::store::sqlite
 

@@ -23,6 +23,7 @@ using sqlite::Statement;
 namespace {
 
 constexpr int kMaxPageSize = 500;
+constexpr int kMaxScanPageSize = 10000;
 // As many statuses as the enum has values.
 constexpr int kMaxStatusFilter = v1::PromptStatus_ARRAYSIZE;
 
@@ -405,9 +406,12 @@ absl::StatusOr<EpisodeSnapshot> SqliteStore::LoadEpisode(
   {
     ATTUNE_ASSIGN_OR_RETURN(
         Statement stmt,
+        // Shadow prompts too (the engine reconciles them on their own),
+        // live ones first: the order of prompts_by_episode.
         conn->Prepare("SELECT prompt FROM prompts"
                       " WHERE tenant = ?1 AND episode_id = ?2"
-                      " ORDER BY priority DESC, updated_at DESC, prompt_id",
+                      " ORDER BY shadow, priority DESC, updated_at DESC,"
+                      " prompt_id",
                       "prompts: load episode"));
     ATTUNE_RETURN_IF_ERROR(stmt.Bind(tenant, episode_id));
     for (;;) {
@@ -467,11 +471,14 @@ absl::StatusOr<PromptPage> SqliteStore::ListPrompts(const PromptQuery& query) {
 
   // The SQL text depends only on which id is queried, whether there is a
   // status filter and whether there is a token: eight cached variants. The
-  // status list is padded to a fixed length by repeating a value.
+  // status list is padded to a fixed length by repeating a value. Shadow
+  // prompts are never listed; `shadow = 0` is an equality on the index, so
+  // the rows still come in sort order.
   std::string sql = absl::StrCat(
       "SELECT priority, updated_at, prompt_id, prompt FROM prompts"
       " WHERE tenant = ? AND ",
-      query.episode_id.empty() ? "clinician_id" : "episode_id", " = ?");
+      query.episode_id.empty() ? "clinician_id" : "episode_id",
+      " = ? AND shadow = 0");
   if (!statuses.empty()) {
     absl::StrAppend(&sql, " AND status IN (?");
     for (int i = 1; i < kMaxStatusFilter; ++i) absl::StrAppend(&sql, ", ?");
@@ -583,14 +590,106 @@ absl::StatusOr<std::vector<FeedbackCount>> SqliteStore::CountFeedback(
   return counts;
 }
 
-absl::StatusOr<EventPage> SqliteStore::ScanEvents(const std::string&, int,
-                                                  const std::string&) {
-  return absl::UnimplementedError("ScanEvents: not implemented yet");
+absl::StatusOr<EventPage> SqliteStore::ScanEvents(
+    const std::string& tenant, int page_size, const std::string& page_token) {
+  if (page_size < 1 || page_size > kMaxScanPageSize) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_size: must be 1-", kMaxScanPageSize, ", got ", page_size));
+  }
+  const uint64_t filter_hash = sqlite::EventFilterHash(tenant);
+  std::optional<sqlite::EventPageToken> after;
+  if (!page_token.empty()) {
+    ATTUNE_ASSIGN_OR_RETURN(after, sqlite::DecodeEventPageToken(page_token));
+    if (after->filter_hash != filter_hash) {
+      return absl::InvalidArgumentError(
+          "page_token: belongs to a scan of another tenant");
+    }
+  }
+  // Keyset over events_by_episode (tenant, episode_id, seq); the first term
+  // after the tenant lets SQLite seek.
+  std::string sql =
+      "SELECT episode_id, seq, event FROM events WHERE tenant = ?";
+  if (after.has_value()) {
+    absl::StrAppend(&sql,
+                    " AND episode_id >= ? AND (episode_id > ? OR seq > ?)");
+  }
+  absl::StrAppend(&sql, " ORDER BY episode_id, seq LIMIT ?");
+
+  ATTUNE_ASSIGN_OR_RETURN(ReadLease conn, AcquireReader());
+  ATTUNE_ASSIGN_OR_RETURN(Statement stmt, conn->Prepare(sql, "events: scan"));
+  int index = 0;
+  ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, tenant));
+  if (after.has_value()) {
+    ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, after->episode_id));
+    ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, after->episode_id));
+    ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, after->seq));
+  }
+  // One row more than the page tells whether another page follows.
+  ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, page_size + 1));
+
+  EventPage page;
+  sqlite::EventPageToken last;
+  last.filter_hash = filter_hash;
+  for (;;) {
+    ATTUNE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    if (static_cast<int>(page.events.size()) == page_size) {
+      page.next_page_token = sqlite::EncodeEventPageToken(last);
+      break;
+    }
+    last.episode_id = std::string(stmt.ColumnBytes(0));
+    last.seq = stmt.ColumnInt64(1);
+    ATTUNE_RETURN_IF_ERROR(sqlite::ParseMessage(
+        stmt.ColumnBytes(2), &page.events.emplace_back(), "events"));
+  }
+  return page;
 }
 
 absl::StatusOr<std::vector<v1::Prompt>> SqliteStore::ListModulePrompts(
-    const std::string&, const std::string&, bool, int) {
-  return absl::UnimplementedError("ListModulePrompts: not implemented yet");
+    const std::string& tenant, const std::string& module_id, bool shadow,
+    int limit) {
+  if (module_id.empty()) {
+    return absl::InvalidArgumentError("module_id: is required");
+  }
+  if (limit < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit: must be at least 1, got ", limit));
+  }
+  ATTUNE_ASSIGN_OR_RETURN(ReadLease conn, AcquireReader());
+  // prompts_by_module yields the rows by episode; raised_at_session lives in
+  // the message, so each episode is sorted here. Reading stops at the first
+  // episode boundary past `limit`, so the cut below is exact.
+  ATTUNE_ASSIGN_OR_RETURN(
+      Statement stmt,
+      conn->Prepare("SELECT episode_id, prompt FROM prompts"
+                    " WHERE tenant = ?1 AND module_id = ?2 AND shadow = ?3"
+                    " ORDER BY episode_id",
+                    "prompts: list by module"));
+  ATTUNE_RETURN_IF_ERROR(stmt.Bind(tenant, module_id, shadow ? 1 : 0));
+  std::vector<v1::Prompt> prompts;
+  std::string episode_id;
+  for (;;) {
+    ATTUNE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    if (stmt.ColumnBytes(0) != episode_id) {
+      if (static_cast<int>(prompts.size()) >= limit) break;
+      episode_id = std::string(stmt.ColumnBytes(0));
+    }
+    ATTUNE_RETURN_IF_ERROR(sqlite::ParseMessage(
+        stmt.ColumnBytes(1), &prompts.emplace_back(), "prompts"));
+  }
+  std::sort(prompts.begin(), prompts.end(),
+            [](const v1::Prompt& a, const v1::Prompt& b) {
+              if (a.episode().episode_id() != b.episode().episode_id()) {
+                return a.episode().episode_id() < b.episode().episode_id();
+              }
+              if (a.raised_at_session() != b.raised_at_session()) {
+                return a.raised_at_session() < b.raised_at_session();
+              }
+              return a.id() < b.id();
+            });
+  if (static_cast<int>(prompts.size()) > limit) prompts.resize(limit);
+  return prompts;
 }
 
 }  // namespace attune::store

@@ -243,6 +243,84 @@ TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
             absl::StrCat(future));
 }
 
+// A file written by a build that knew only migration 1 (before shadow mode)
+// opens, is migrated, and its prompts stay what they were: live.
+TEST_F(SqliteStoreTest, VersionOneDatabaseUpgradesAndKeepsPromptsLive) {
+  const v1::EpisodeRef ref = Ref("ep-1", "clin-1");
+  const v1::Prompt prompt =
+      MakePrompt("pr-1", ref, v1::PROMPT_STATUS_ACTIVE, 4, BaseTime());
+  {
+    // Exactly what migration 1 created, and rows as that build wrote them.
+    // (An empty file is an empty database.)
+    std::ofstream(path_).close();
+    RawDb raw(path_);
+    raw.Exec(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+        " name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+    raw.Exec(std::string(sqlite::Migrations()[0].sql));
+    raw.Exec("INSERT INTO schema_migrations VALUES (1, 'initial schema', 0)");
+    v1::Assessment assessment;
+    raw.Exec(absl::StrCat(
+        "INSERT INTO episodes VALUES ('t1', 'ep-1', 1, X'",
+        absl::BytesToHexString(assessment.SerializeAsString()), "', 0)"));
+    v1::SessionEvent event = GoalsEvent("ev-1", ref);
+    raw.Exec(absl::StrCat(
+        "INSERT INTO events VALUES ('t1', 'ev-1', 'ep-1', 1, 0, X'00', X'",
+        absl::BytesToHexString(event.SerializeAsString()), "', X'')"));
+    raw.Exec(absl::StrCat(
+        "INSERT INTO prompts VALUES ('t1', 'pr-1', 'ep-1', 'clin-1',"
+        " 'attune.rupture/check', 'attune.rupture', ",
+        static_cast<int>(v1::PROMPT_STATUS_ACTIVE), ", 4, 0, X'",
+        absl::BytesToHexString(prompt.SerializeAsString()), "')"));
+  }
+
+  std::unique_ptr<SqliteStore> store = OpenOrDie(Options());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->settings().migrated_from_version, 1);
+  EXPECT_EQ(store->settings().schema_version, sqlite::LatestSchemaVersion());
+  {
+    RawDb raw(path_);
+    EXPECT_EQ(raw.One("SELECT shadow FROM prompts WHERE prompt_id = 'pr-1'"),
+              "0");
+  }
+  PromptQuery by_episode;
+  by_episode.tenant = "t1";
+  by_episode.episode_id = "ep-1";
+  ASSERT_OK_AND_ASSIGN(PromptPage page, store->ListPrompts(by_episode));
+  ASSERT_THAT(page.prompts, SizeIs(1));
+  EXPECT_TRUE(testing::ProtoEq(page.prompts[0], prompt));
+  PromptQuery by_clinician;
+  by_clinician.tenant = "t1";
+  by_clinician.clinician_id = "clin-1";
+  ASSERT_OK_AND_ASSIGN(page, store->ListPrompts(by_clinician));
+  EXPECT_THAT(page.prompts, SizeIs(1));
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<v1::Prompt> live,
+      store->ListModulePrompts("t1", "attune.rupture", /*shadow=*/false, 10));
+  EXPECT_THAT(live, SizeIs(1));
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<v1::Prompt> shadow,
+      store->ListModulePrompts("t1", "attune.rupture", /*shadow=*/true, 10));
+  EXPECT_THAT(shadow, IsEmpty());
+  ASSERT_OK_AND_ASSIGN(EventPage events, store->ScanEvents("t1", 10, ""));
+  EXPECT_THAT(events.events, SizeIs(1));
+
+  // The migrated file takes new commits, shadow prompts included, and
+  // keeps them apart.
+  EventCommit next = MakeCommit("t1", GoalsEvent("ev-2", ref), 1);
+  v1::Prompt shadow_prompt =
+      MakePrompt("pr-2", ref, v1::PROMPT_STATUS_ACTIVE, 9, BaseTime());
+  shadow_prompt.set_shadow(true);
+  next.prompt_upserts.push_back(shadow_prompt);
+  ASSERT_OK(store->Commit(next));
+  ASSERT_OK_AND_ASSIGN(page, store->ListPrompts(by_clinician));
+  ASSERT_THAT(page.prompts, SizeIs(1));
+  EXPECT_EQ(page.prompts[0].id(), "pr-1");
+  ASSERT_OK_AND_ASSIGN(EpisodeSnapshot snapshot,
+                       store->LoadEpisode("t1", "ep-1"));
+  EXPECT_THAT(snapshot.prompts, SizeIs(2));
+}
+
 // The indexes serve the queries: no full scans, no sorting.
 TEST_F(SqliteStoreTest, QueriesUseIndexes) {
   std::unique_ptr<SqliteStore> store = OpenOrDie(Options());
@@ -253,13 +331,31 @@ TEST_F(SqliteStoreTest, QueriesUseIndexes) {
     std::string index;
   };
   const std::vector<Case> cases = {
+      // LoadEpisode.
       {"SELECT prompt FROM prompts WHERE tenant = 'a' AND episode_id = 'b'"
-       " ORDER BY priority DESC, updated_at DESC, prompt_id",
+       " ORDER BY shadow, priority DESC, updated_at DESC, prompt_id",
+       "prompts_by_episode"},
+      // ListPrompts: live prompts only, first and later pages.
+      {"SELECT prompt FROM prompts WHERE tenant = 'a' AND episode_id = 'b'"
+       " AND shadow = 0 ORDER BY priority DESC, updated_at DESC, prompt_id"
+       " LIMIT 10",
        "prompts_by_episode"},
       {"SELECT prompt FROM prompts WHERE tenant = 'a' AND clinician_id = 'b'"
-       " AND priority <= 3 ORDER BY priority DESC, updated_at DESC, prompt_id"
-       " LIMIT 10",
+       " AND shadow = 0 AND priority <= 3"
+       " ORDER BY priority DESC, updated_at DESC, prompt_id LIMIT 10",
        "prompts_by_clinician"},
+      // ListModulePrompts.
+      {"SELECT episode_id, prompt FROM prompts WHERE tenant = 'a'"
+       " AND module_id = 'b' AND shadow = 1 ORDER BY episode_id",
+       "prompts_by_module"},
+      // ScanEvents, first and later pages.
+      {"SELECT episode_id, seq, event FROM events WHERE tenant = 'a'"
+       " ORDER BY episode_id, seq LIMIT 10",
+       "events_by_episode"},
+      {"SELECT episode_id, seq, event FROM events WHERE tenant = 'a'"
+       " AND episode_id >= 'b' AND (episode_id > 'b' OR seq > 3)"
+       " ORDER BY episode_id, seq LIMIT 10",
+       "events_by_episode"},
       {"SELECT event FROM events WHERE tenant = 'a' AND episode_id = 'b'"
        " ORDER BY seq",
        "events_by_episode"},

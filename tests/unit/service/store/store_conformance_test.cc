@@ -9,11 +9,13 @@
 #include <atomic>
 #include <functional>
 #include <latch>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -735,6 +737,316 @@ TEST_P(StoreConformanceTest, ListPromptsRejectsBadQuery) {
   }
   EXPECT_OK(store().ListPrompts(ByEpisode("t1", "ep-1", {}, 500)));
   EXPECT_OK(store().ListPrompts(ByEpisode("t1", "ep-1", {}, 1)));
+}
+
+// ---------------------------------------------------------------------------
+// Shadow prompts (RulesConfig.modules shadow mode)
+
+// A prompt of a module in shadow mode, raised at `session`.
+v1::Prompt ShadowPrompt(const std::string& id, const v1::EpisodeRef& ref,
+                        int priority, int session = 1,
+                        const std::string& module_id = "acme.rupture_v2") {
+  v1::Prompt prompt = MakePrompt(id, ref, v1::PROMPT_STATUS_ACTIVE, priority,
+                                 BaseTime(), module_id);
+  prompt.set_shadow(true);
+  prompt.set_raised_at_session(session);
+  return prompt;
+}
+
+TEST_P(StoreConformanceTest, ShadowPromptsAreNeverListed) {
+  const v1::EpisodeRef ep1 = Ref("ep-1", "clin-1");
+  const v1::EpisodeRef ep2 = Ref("ep-2", "clin-1");
+  EventCommit first = MakeCommit("t1", GoalsEvent("ev-1", ep1), 0);
+  // Shadow prompts rank above the live ones in every sort key, so a filter
+  // applied after a LIMIT would lose live prompts.
+  first.prompt_upserts = {
+      MakePrompt("pr-live-1", ep1, v1::PROMPT_STATUS_ACTIVE, 2, BaseTime()),
+      MakePrompt("pr-live-2", ep1, v1::PROMPT_STATUS_ACTIVE, 1, BaseTime()),
+      ShadowPrompt("pr-shadow-1", ep1, 9),
+      ShadowPrompt("pr-shadow-2", ep1, 8),
+  };
+  ASSERT_OK(store().Commit(first));
+  EventCommit second = MakeCommit("t1", GoalsEvent("ev-2", ep2), 0);
+  second.prompt_upserts = {ShadowPrompt("pr-shadow-3", ep2, 9)};
+  ASSERT_OK(store().Commit(second));
+
+  EXPECT_THAT(PromptIds(ByEpisode("t1", "ep-1")),
+              ElementsAre("pr-live-1", "pr-live-2"));
+  EXPECT_THAT(PromptIds(ByEpisode("t1", "ep-1", {v1::PROMPT_STATUS_ACTIVE})),
+              ElementsAre("pr-live-1", "pr-live-2"));
+  EXPECT_THAT(PromptIds(ByClinician("t1", "clin-1")),
+              ElementsAre("pr-live-1", "pr-live-2"));
+  // An episode with only shadow prompts lists nothing.
+  EXPECT_THAT(PromptIds(ByEpisode("t1", "ep-2")), IsEmpty());
+
+  // Paging neither shows them nor ends early because of them.
+  for (PromptQuery query :
+       {ByEpisode("t1", "ep-1", {}, 1), ByClinician("t1", "clin-1", {}, 1)}) {
+    std::vector<std::string> paged;
+    int pages = 0;
+    do {
+      ASSERT_OK_AND_ASSIGN(PromptPage page, store().ListPrompts(query));
+      ASSERT_THAT(page.prompts, SizeIs(1));
+      paged.push_back(page.prompts[0].id());
+      query.page_token = page.next_page_token;
+      ASSERT_LE(++pages, 5);
+    } while (!query.page_token.empty());
+    EXPECT_THAT(paged, ElementsAre("pr-live-1", "pr-live-2"));
+  }
+
+  // Read by id and with the episode, they are all there, flag intact.
+  ASSERT_OK_AND_ASSIGN(std::optional<v1::Prompt> got,
+                       store().GetPrompt("t1", "pr-shadow-1"));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(got->shadow());
+  ASSERT_OK_AND_ASSIGN(EpisodeSnapshot snapshot,
+                       store().LoadEpisode("t1", "ep-1"));
+  std::vector<std::pair<std::string, bool>> loaded;
+  for (const v1::Prompt& p : snapshot.prompts) {
+    loaded.emplace_back(p.id(), p.shadow());
+  }
+  EXPECT_THAT(loaded, UnorderedElementsAre(std::pair("pr-live-1", false),
+                                           std::pair("pr-live-2", false),
+                                           std::pair("pr-shadow-1", true),
+                                           std::pair("pr-shadow-2", true)));
+}
+
+TEST_P(StoreConformanceTest, ListModulePromptsFiltersByModuleAndShadow) {
+  struct Seed {
+    std::string episode_id;
+    std::string prompt_id;
+    std::string module_id;
+    bool shadow;
+    int session;
+  };
+  // Episodes, sessions and ids deliberately out of order.
+  const std::vector<Seed> seeds = {
+      {"ep-b", "pr-1", "acme.v2", true, 3},
+      {"ep-a", "pr-2", "acme.v2", true, 5},
+      {"ep-b", "pr-3", "acme.v2", true, 1},
+      {"ep-a", "pr-4", "acme.v2", true, 5},
+      {"ep-a", "pr-0", "acme.v2", true, 2},
+      {"ep-c", "pr-5", "acme.v2", false, 1},
+      {"ep-a", "pr-6", "acme.v1", false, 4},
+      {"ep-c", "pr-7", "acme.v1", false, 2},
+      {"ep-a", "pr-8", "acme.v1", true, 1},
+  };
+  std::map<std::string, int64_t> versions;
+  int n = 0;
+  for (const Seed& seed : seeds) {
+    const v1::EpisodeRef ref = Ref(seed.episode_id);
+    EventCommit commit =
+        MakeCommit("t1", GoalsEvent(absl::StrCat("ev-", ++n), ref),
+                   versions[seed.episode_id]++);
+    v1::Prompt prompt =
+        MakePrompt(seed.prompt_id, ref, v1::PROMPT_STATUS_ACTIVE, 1, BaseTime(),
+                   seed.module_id);
+    prompt.set_shadow(seed.shadow);
+    prompt.set_raised_at_session(seed.session);
+    commit.prompt_upserts.push_back(prompt);
+    ASSERT_OK(store().Commit(commit));
+  }
+  // Another tenant's prompt of the same module is never included.
+  EventCommit other = MakeCommit("t2", GoalsEvent("ev-x", Ref("ep-a")), 0);
+  other.prompt_upserts.push_back(
+      ShadowPrompt("pr-x", Ref("ep-a"), 1, 1, "acme.v2"));
+  ASSERT_OK(store().Commit(other));
+
+  auto ids = [&](const std::string& module_id, bool shadow, int limit) {
+    absl::StatusOr<std::vector<v1::Prompt>> prompts =
+        store().ListModulePrompts("t1", module_id, shadow, limit);
+    EXPECT_TRUE(prompts.ok()) << prompts.status();
+    std::vector<std::string> out;
+    if (!prompts.ok()) return out;
+    for (const v1::Prompt& p : *prompts) {
+      EXPECT_EQ(p.module_id(), module_id);
+      EXPECT_EQ(p.shadow(), shadow);
+      out.push_back(p.id());
+    }
+    return out;
+  };
+  // By episode, then session, then id.
+  EXPECT_THAT(ids("acme.v2", true, 100),
+              ElementsAre("pr-0", "pr-2", "pr-4", "pr-3", "pr-1"));
+  EXPECT_THAT(ids("acme.v2", false, 100), ElementsAre("pr-5"));
+  EXPECT_THAT(ids("acme.v1", false, 100), ElementsAre("pr-6", "pr-7"));
+  EXPECT_THAT(ids("acme.v1", true, 100), ElementsAre("pr-8"));
+  EXPECT_THAT(ids("acme.none", true, 100), IsEmpty());
+  // The limit keeps the first prompts in that order, also mid-episode.
+  EXPECT_THAT(ids("acme.v2", true, 2), ElementsAre("pr-0", "pr-2"));
+  EXPECT_THAT(ids("acme.v2", true, 4),
+              ElementsAre("pr-0", "pr-2", "pr-4", "pr-3"));
+  EXPECT_THAT(ids("acme.v2", true, 1), ElementsAre("pr-0"));
+
+  for (int limit : {0, -1}) {
+    absl::StatusOr<std::vector<v1::Prompt>> bad =
+        store().ListModulePrompts("t1", "acme.v2", true, limit);
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(bad.status().message()), StartsWith("limit: "));
+  }
+  absl::StatusOr<std::vector<v1::Prompt>> no_module =
+      store().ListModulePrompts("t1", "", true, 10);
+  EXPECT_EQ(no_module.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(no_module.status().message()),
+              StartsWith("module_id: "));
+}
+
+// ---------------------------------------------------------------------------
+// ScanEvents
+
+// Every event ScanEvents returns for `tenant`, following the tokens.
+std::vector<std::string> ScanAll(Store& store, const std::string& tenant,
+                                 int page_size) {
+  std::vector<std::string> ids;
+  std::string token;
+  int pages = 0;
+  do {
+    absl::StatusOr<EventPage> page = store.ScanEvents(tenant, page_size, token);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (!page.ok()) break;
+    EXPECT_LE(static_cast<int>(page->events.size()), page_size);
+    // A page is never empty unless the whole scan is.
+    if (!page->next_page_token.empty() || pages > 0) {
+      EXPECT_FALSE(page->events.empty());
+    }
+    for (const v1::SessionEvent& e : page->events) ids.push_back(e.event_id());
+    token = page->next_page_token;
+    if (++pages > 1000) {
+      ADD_FAILURE() << "scan does not end";
+      break;
+    }
+  } while (!token.empty());
+  return ids;
+}
+
+TEST_P(StoreConformanceTest, ScanEventsReturnsEveryEventOnceInOrder) {
+  EXPECT_THAT(ScanAll(store(), "t1", 10), IsEmpty());
+  // Commits interleave episodes; ids disagree with both orders.
+  const std::vector<std::pair<std::string, std::string>> commits = {
+      {"ep-c", "ev-09"},   {"ep-a", "ev-08"}, {"ep-c", "ev-07"},
+      {"ep-b", "ev-06"},   {"ep-a", "ev-05"}, {"ep-c", "ev-04"},
+      {"ep-a|x", "ev-03"}, {"ep-a", "ev-02"}, {"ep-b", "ev-01"},
+  };
+  std::map<std::string, int64_t> versions;
+  for (const auto& [episode, event_id] : commits) {
+    ASSERT_OK(store().Commit(MakeCommit(
+        "t1", GoalsEvent(event_id, Ref(episode)), versions[episode]++)));
+  }
+  ASSERT_OK(
+      store().Commit(MakeCommit("t2", GoalsEvent("ev-t2", Ref("ep-a")), 0)));
+  const std::vector<std::string> expected = {
+      "ev-08", "ev-05", "ev-02",  // ep-a
+      "ev-03",                    // ep-a|x
+      "ev-06", "ev-01",           // ep-b
+      "ev-09", "ev-07", "ev-04",  // ep-c
+  };
+  for (int page_size : {1, 2, 3, 8, 9, 10, 10000}) {
+    SCOPED_TRACE(absl::StrCat("page_size ", page_size));
+    EXPECT_THAT(ScanAll(store(), "t1", page_size), ElementsAreArray(expected));
+  }
+  EXPECT_THAT(ScanAll(store(), "t2", 5), ElementsAre("ev-t2"));
+  EXPECT_THAT(ScanAll(store(), "t3", 5), IsEmpty());
+
+  // Whole events, as stored.
+  ASSERT_OK_AND_ASSIGN(EventPage page, store().ScanEvents("t1", 1, ""));
+  ASSERT_THAT(page.events, SizeIs(1));
+  EXPECT_TRUE(ProtoEq(page.events[0], GoalsEvent("ev-08", Ref("ep-a"))));
+}
+
+TEST_P(StoreConformanceTest, ScanEventsPagingIsStableWhileEventsArrive) {
+  std::map<std::string, int64_t> versions;
+  auto add = [&](const std::string& episode, const std::string& event_id) {
+    return store().Commit(MakeCommit("t1", GoalsEvent(event_id, Ref(episode)),
+                                     versions[episode]++));
+  };
+  for (const auto& [episode, event_id] :
+       std::vector<std::pair<std::string, std::string>>{{"ep-b", "b1"},
+                                                        {"ep-b", "b2"},
+                                                        {"ep-c", "c1"},
+                                                        {"ep-c", "c2"},
+                                                        {"ep-e", "e1"}}) {
+    ASSERT_OK(add(episode, event_id));
+  }
+
+  std::vector<std::string> scanned;
+  ASSERT_OK_AND_ASSIGN(EventPage page, store().ScanEvents("t1", 3, ""));
+  for (const v1::SessionEvent& e : page.events) scanned.push_back(e.event_id());
+  ASSERT_THAT(scanned, ElementsAre("b1", "b2", "c1"));
+  ASSERT_FALSE(page.next_page_token.empty());
+
+  // Meanwhile: an episode before the cursor gets an event, one sorting
+  // before everything appears, the cursor's own episode grows, and so do
+  // episodes after it (an existing one and a new one).
+  ASSERT_OK(add("ep-b", "b3"));
+  ASSERT_OK(add("ep-a", "a1"));
+  ASSERT_OK(add("ep-c", "c3"));
+  ASSERT_OK(add("ep-e", "e2"));
+  ASSERT_OK(add("ep-d", "d1"));
+
+  std::string token = page.next_page_token;
+  int pages = 0;
+  while (!token.empty()) {
+    ASSERT_OK_AND_ASSIGN(page, store().ScanEvents("t1", 3, token));
+    for (const v1::SessionEvent& e : page.events) {
+      scanned.push_back(e.event_id());
+    }
+    token = page.next_page_token;
+    ASSERT_LE(++pages, 10);
+  }
+  // Everything stored before the scan exactly once and in order; of the
+  // newcomers, exactly those after the position already reached.
+  EXPECT_THAT(scanned,
+              ElementsAre("b1", "b2", "c1", "c2", "c3", "d1", "e1", "e2"));
+}
+
+TEST_P(StoreConformanceTest, ScanEventsRejectsBadPageSizeAndToken) {
+  for (int n = 0; n < 3; ++n) {
+    ASSERT_OK(store().Commit(
+        MakeCommit("t1", GoalsEvent(absl::StrCat("ev-", n), Ref("ep-1")), n)));
+  }
+  for (int page_size : {0, -1, 10001}) {
+    absl::StatusOr<EventPage> result = store().ScanEvents("t1", page_size, "");
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument)
+        << page_size;
+    EXPECT_THAT(std::string(result.status().message()),
+                StartsWith("page_size: "));
+  }
+
+  ASSERT_OK_AND_ASSIGN(EventPage first, store().ScanEvents("t1", 1, ""));
+  ASSERT_FALSE(first.next_page_token.empty());
+  // A ListPrompts token is not a ScanEvents token.
+  EventCommit with_prompts =
+      MakeCommit("t1", GoalsEvent("ev-p", Ref("ep-2")), 0);
+  for (int i = 0; i < 2; ++i) {
+    with_prompts.prompt_upserts.push_back(
+        MakePrompt(absl::StrCat("pr-", i), Ref("ep-2"),
+                   v1::PROMPT_STATUS_ACTIVE, i, BaseTime()));
+  }
+  ASSERT_OK(store().Commit(with_prompts));
+  ASSERT_OK_AND_ASSIGN(PromptPage prompt_page,
+                       store().ListPrompts(ByEpisode("t1", "ep-2", {}, 1)));
+  ASSERT_FALSE(prompt_page.next_page_token.empty());
+
+  std::vector<std::pair<std::string, std::string>> bad = {
+      {"t1", "not a token!"},
+      {"t1", "%%%"},
+      {"t1", "aGVsbG8"},
+      {"t1", prompt_page.next_page_token},
+      // A real token, for another tenant.
+      {"t2", first.next_page_token},
+  };
+  for (const auto& [tenant, token] : bad) {
+    SCOPED_TRACE(token);
+    absl::StatusOr<EventPage> result = store().ScanEvents(tenant, 10, token);
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(result.status().message()),
+                StartsWith("page_token: "));
+  }
+  // The token still works for its own tenant, with another page size too.
+  ASSERT_OK_AND_ASSIGN(EventPage rest,
+                       store().ScanEvents("t1", 10, first.next_page_token));
+  EXPECT_THAT(rest.events, SizeIs(3));
+  EXPECT_TRUE(rest.next_page_token.empty());
 }
 
 // ---------------------------------------------------------------------------
