@@ -7,9 +7,9 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libsqlite3-dev
+  libabsl-dev libsqlite3-dev libssl-dev
 )
-test_pkgs=(libgtest-dev libgmock-dev clang-format sqlite3)
+test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev clang-format sqlite3)
 
 want=("${build_pkgs[@]}")
 [ "${1:-test}" = "test" ] && want+=("${test_pkgs[@]}")
