@@ -5,8 +5,15 @@
 // the built-in default configuration; after each event every module of the
 // plugin runs over its episode's history so far, with that event as the
 // trigger.
+//
+// Output stays line-oriented for scripts: the info block as 'key: value'
+// lines, then one 'prompt: line <N> <module id> <prompt JSON>' per prompt and
+// a final 'summary: ...' line. An event is named by its line number in the
+// events file only: event and episode ids are identifiers and stay out of
+// the output (the prompt JSON carries none: no episode is attached here).
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -72,6 +79,7 @@ int Check(const CommandEnv& env, const std::string& file) {
 
   std::map<std::string, std::vector<v1::SessionEvent>> episodes;
   int failures = 0;
+  int prompts = 0;
   for (const NumberedEvent& e : lines.events) {
     if (absl::Status valid = engine::ValidateEvent(e.event, *registry, limits);
         !valid.ok()) {
@@ -104,15 +112,25 @@ int Check(const CommandEnv& env, const std::string& file) {
         p.prompt.set_module_id(std::string(module->id()));
         p.prompt.set_module_version(std::string(module->version()));
         p.prompt.set_strength(p.strength);
-        if (absl::Status printed =
-                WriteJson(p.prompt, /*pretty=*/false, env.out);
+        // Rendered first so that a failure leaves no half-written line.
+        std::ostringstream json;
+        if (absl::Status printed = WriteJson(p.prompt, /*pretty=*/false, json);
             !printed.ok()) {
-          env.err << "attunectl: plugin check: " << printed.message() << "\n";
+          env.err << events_path << ":" << e.line << ": " << printed.message()
+                  << "\n";
           ++failures;
+          continue;
         }
+        env.out << "prompt: line " << e.line << " " << module->id() << " "
+                << json.str();  // WriteJson ends the line
+        ++prompts;
       }
     }
   }
+  // Always the last line, so that a run without prompts still says what it
+  // looked at.
+  env.out << "summary: " << lines.events.size() << " events, " << prompts
+          << " prompts, " << failures << " failures\n";
   if (failures > 0) {
     env.err << "attunectl: plugin check: " << failures
             << " evaluation(s) or event(s) failed\n";
