@@ -161,17 +161,34 @@ CommandLineSpec BuildSpec() {
 
   CommandSpec modules;
   modules.name = "modules";
-  modules.summary = "the rule modules, their health and feedback (ListModules)";
+  modules.arguments = "[reload]";
+  modules.argument_names = {"<action> (reload)"};
+  modules.optional_arguments = 1;
+  modules.summary =
+      "the rule modules, their health and feedback (ListModules); reload";
   modules.description =
-      "Every rule module in run order: version, enabled, evaluations and\n"
-      "errors since the server started, and how clinicians answered its\n"
-      "prompts (accepted / dismissed / snoozed) for this tenant.\n"
+      "Every rule module in run order: version, where it comes from\n"
+      "(builtin, native, remote), enabled (yes, no, or shadow: runs but is\n"
+      "never shown), its state (healthy, failing, circuit_open), evaluations\n"
+      "and errors since the server started, and\n"
+      "how clinicians answered its prompts (accepted / dismissed / snoozed)\n"
+      "for this tenant.\n"
+      "\n"
+      "'modules reload' makes attuned re-read its configuration file and swap\n"
+      "in the module set it describes (ReloadModules, as SIGHUP does) and\n"
+      "prints 'generation: N', 'modules: N' and one 'restart_required: FIELD'\n"
+      "line per setting that only takes effect on restart (JSON with\n"
+      "--format json). A refused reload exits 1 with the server's message;\n"
+      "the running set keeps serving.\n"
       "\n"
       "Examples:\n"
       "  attunectl modules --format table\n"
-      "  attunectl modules | jq .modules[0]\n";
+      "  attunectl modules | jq .modules[0]\n"
+      "  attunectl modules reload\n";
   modules.flags = {
-      {"format", "json|table", "one JSON message (default) or a table"},
+      {"format", "json|table",
+       "one JSON message (default) or a table; reload: text\n(default) or "
+       "json"},
   };
 
   CommandSpec plugin;
@@ -185,8 +202,10 @@ CommandLineSpec BuildSpec() {
       "version, vendor, abi, and one 'module: <id> <version>' per module.\n"
       "With --events, folds the file's SessionEvents per episode with the\n"
       "built-in default configuration and, after each event, runs every\n"
-      "module with that event as the trigger, printing each prompt as a JSON\n"
-      "line. Exit 0 when the plugin loads and no evaluation failed, 1\n"
+      "module with that event as the trigger, printing each prompt as\n"
+      "'prompt: line <L> <module id> <prompt JSON>' (L: the event's line in\n"
+      "the file), then 'summary: N events, M prompts, K failures'.\n"
+      "Exit 0 when the plugin loads and no evaluation failed, 1\n"
       "otherwise (with the loader's or the module's message), 2 for a bad\n"
       "command line or events file.\n"
       "\n"
@@ -203,13 +222,15 @@ CommandLineSpec BuildSpec() {
 
   CommandSpec replay;
   replay.name = "replay";
-  replay.arguments = "<events.jsonl>";
-  replay.argument_names = {"<events.jsonl>"};
+  replay.arguments = "<events.jsonl|attune.db>";
+  replay.argument_names = {"<events.jsonl|attune.db>"};
   replay.summary = "backtest a module set over a recorded event log, offline";
   replay.description =
       "Runs the engine of attuned in this process (no server is contacted)\n"
-      "on a temporary database, with the built-in modules and the native\n"
-      "plugins of the configuration, submits the file's events in order and\n"
+      "on a temporary database, with the built-in modules, native plugins\n"
+      "and remote modules of the configuration, submits the log's events in\n"
+      "order (a JSON-lines file, or an attuned database file read in place\n"
+      "as 'attunectl export' would) and\n"
       "reports per module: prompts raised, warnings, held sessions and the\n"
       "firing rate (share of held sessions after which a warning of the\n"
       "module was visible); then per episode the prompts raised with their\n"
@@ -231,10 +252,73 @@ CommandLineSpec BuildSpec() {
        "defaults (default: the defaults)"},
       {"against", "FILE", "a second configuration to compare with"},
       {"format", "text|json", "output format (default text)"},
+      {"tenant", "NAME",
+       "replay as this tenant, and read its events when the\nlog is a "
+       "database file (default: default)"},
   };
 
-  spec.commands = {submit, assessment, prompts, watch, feedback,
-                   health, modules,    plugin,  replay};
+  CommandSpec exporter;
+  exporter.name = "export";
+  exporter.summary = "a tenant's events from a database file, as JSON lines";
+  exporter.description =
+      "Reads an attuned SQLite database directly (no server is contacted;\n"
+      "safe while attuned runs) and writes every event of the tenant as one\n"
+      "JSON line, episode by episode in the order they were stored: the\n"
+      "input of 'attunectl submit --batch' (to move a clinic to another\n"
+      "store) and of 'attunectl replay'. With --deidentify, client,\n"
+      "clinician, episode and event ids become keyed hashes whose key is\n"
+      "not kept, and every time moves back by a secret whole number of\n"
+      "weeks; feedback still names the right prompts. A summary goes to\n"
+      "stderr. Exit 0 on success, 1 when reading fails, 2 for a bad command\n"
+      "line or a missing database.\n"
+      "\n"
+      "Examples:\n"
+      "  attunectl export --db /var/lib/attune/attune.db --out clinic.jsonl\n"
+      "  attunectl export --db attune.db --deidentify --out history.jsonl\n"
+      "  attunectl replay history.jsonl --config candidate.textproto\n";
+  exporter.flags = {
+      {"db", "FILE", "the attuned database file (required)"},
+      {"tenant", "NAME", "whose events (default: default)"},
+      {"deidentify", "", "replace identifiers and shift dates"},
+      {"out", "FILE", "write here (mode 0600) instead of stdout"},
+  };
+
+  CommandSpec shadow;
+  shadow.name = "shadow";
+  shadow.arguments = "compare";
+  shadow.argument_names = {"<action> (compare)"};
+  shadow.summary =
+      "a shadow-mode module's would-be prompts vs the live ones "
+      "(CompareShadow)";
+  shadow.description =
+      "A module in shadow mode (RulesConfig.modules, shadow: true) runs and\n"
+      "records its prompts but never shows them. 'shadow compare' lists,\n"
+      "for this tenant, the episodes where it or the live side prompted:\n"
+      "how many prompts each side raised, at which sessions, and how many\n"
+      "shadow prompts came at a session where the live side prompted too;\n"
+      "above them a summary of all episodes. The live side is --against's\n"
+      "prompts, or without it every live prompt of the shadow module's\n"
+      "episodes. The table numbers episodes 'episode 1, 2, ...' and prints\n"
+      "no identifier unless --show-ids is given; --format json prints the\n"
+      "CompareShadowResponse (with episode ids and prompts).\n"
+      "\n"
+      "Examples:\n"
+      "  attunectl shadow compare --module acme.rupture_v2 --against "
+      "attune.rupture\n"
+      "  attunectl shadow compare --module attune.rupture --format json\n";
+  shadow.flags = {
+      {"module", "ID", "the module in shadow mode (required)"},
+      {"against", "ID",
+       "the live module to compare with (default: every live\nprompt of "
+       "the same episodes)"},
+      {"max-episodes", "N",
+       "episodes listed, 1-1000 (default 100); the summary\ncovers all"},
+      {"format", "table|json", "output format (default table)"},
+      {"show-ids", "", "table: episode ids instead of episode numbers"},
+  };
+
+  spec.commands = {submit,  assessment, prompts, watch,    feedback, health,
+                   modules, plugin,     replay,  exporter, shadow};
   return spec;
 }
 
@@ -248,6 +332,8 @@ CommandFn FindRunner(const std::string& command) {
   if (command == "modules") return RunModules;
   if (command == "plugin") return RunPlugin;
   if (command == "replay") return RunReplay;
+  if (command == "export") return RunExport;
+  if (command == "shadow") return RunShadow;
   return nullptr;
 }
 

@@ -49,6 +49,10 @@ int RunModules(const CommandEnv& env);
 int RunPlugin(const CommandEnv& env);
 // Replays an event log offline through the real engine; uses no channel.
 int RunReplay(const CommandEnv& env);
+// Writes a database file's events as JSON lines; uses no channel.
+int RunExport(const CommandEnv& env);
+// RuleAdmin.CompareShadow ("shadow compare").
+int RunShadow(const CommandEnv& env);
 
 // --- Shared by the commands -------------------------------------------------
 

@@ -25,6 +25,7 @@
 #include "service/config/config_loader.h"
 #include "service/ctl/commands.h"
 #include "service/ctl/json_lines.h"
+#include "service/ctl/store_log.h"
 #include "service/engine/alliance_engine.h"
 #include "service/engine/module_set.h"
 #include "service/store/sqlite/sqlite_store.h"
@@ -34,7 +35,6 @@ namespace {
 
 constexpr std::size_t kMaxParseErrorsShown = 20;
 constexpr std::size_t kChunk = 500;
-constexpr char kTenant[] = "replay";
 
 struct ModuleStats {
   std::set<std::string> prompt_ids;
@@ -110,8 +110,11 @@ class TempDir {
   std::string path_;
 };
 
+// `tenant`: prompt ids depend on it, so feedback in a log names the right
+// prompts only when replayed in the tenant it was recorded in.
 absl::StatusOr<ReplayResult> Replay(const std::vector<NumberedEvent>& events,
-                                    const v1::ServerConfig& config) {
+                                    const v1::ServerConfig& config,
+                                    const std::string& tenant) {
   absl::StatusOr<std::vector<std::unique_ptr<engine::RuleModule>>> modules =
       engine::LoadRuleModules(config);
   if (!modules.ok()) return modules.status();
@@ -156,7 +159,7 @@ absl::StatusOr<ReplayResult> Replay(const std::vector<NumberedEvent>& events,
     std::vector<v1::SessionEvent> chunk;
     for (std::size_t i = begin; i < end; ++i) chunk.push_back(events[i].event);
     std::vector<absl::StatusOr<v1::SubmitEventResponse>> responses =
-        (*engine)->SubmitBatch(kTenant, chunk);
+        (*engine)->SubmitBatch(tenant, chunk);
     for (std::size_t i = begin; i < end; ++i) {
       const NumberedEvent& e = events[i];
       const absl::StatusOr<v1::SubmitEventResponse>& r = responses[i - begin];
@@ -389,12 +392,27 @@ int RunReplay(const CommandEnv& env) {
     return ReportUsageError(
         env, absl::InvalidArgumentError("--format: expected text or json"));
   }
+  const std::string tenant = env.line.Get("tenant", "default");
   std::ifstream in(path);
   if (!in) {
     return ReportUsageError(env,
                             absl::NotFoundError(path + ": cannot be read"));
   }
-  EventLines lines = ReadEventLines(in, path);
+  EventLines lines;
+  if (IsSqliteFile(path)) {
+    // An attuned database: its events, numbered in storage order.
+    absl::StatusOr<std::unique_ptr<store::Store>> db = OpenExistingStore(path);
+    if (!db.ok()) return ReportUsageError(env, db.status());
+    absl::Status read =
+        ForEachStoredEvent(**db, tenant, [&lines](v1::SessionEvent& event) {
+          lines.events.push_back(
+              {static_cast<int>(lines.events.size()) + 1, std::move(event)});
+          return absl::OkStatus();
+        });
+    if (!read.ok()) return ReportUsageError(env, read);
+  } else {
+    lines = ReadEventLines(in, path);
+  }
   if (!lines.errors.empty()) {
     for (std::size_t i = 0; i < lines.errors.size() && i < kMaxParseErrorsShown;
          ++i) {
@@ -412,7 +430,7 @@ int RunReplay(const CommandEnv& env) {
       against ? LoadConfig(env.line.Get("against")) : config_a;
   if (!config_b.ok()) return ReportUsageError(env, config_b.status());
 
-  absl::StatusOr<ReplayResult> a = Replay(lines.events, *config_a);
+  absl::StatusOr<ReplayResult> a = Replay(lines.events, *config_a, tenant);
   if (!a.ok()) {
     env.err << "attunectl: replay: "
             << DescribeError(static_cast<int>(a.status().code()),
@@ -422,7 +440,7 @@ int RunReplay(const CommandEnv& env) {
   }
   absl::StatusOr<ReplayResult> b;
   if (against) {
-    b = Replay(lines.events, *config_b);
+    b = Replay(lines.events, *config_b, tenant);
     if (!b.ok()) {
       env.err << "attunectl: replay: --against: "
               << DescribeError(static_cast<int>(b.status().code()),

@@ -13,11 +13,18 @@
 #include "service/common/status_macros.h"
 #include "service/engine/event_validator.h"
 #include "service/engine/prompt_reconciler.h"
+#include "service/engine/shadow_compare.h"
 
 namespace attune::engine {
 namespace {
 
 constexpr int kMaxConflictRetries = 3;
+
+// CompareShadow: episodes listed by default / at most, and prompts read per
+// side (a bound on the memory one comparison takes).
+constexpr int kDefaultShadowEpisodes = 100;
+constexpr int kMaxShadowEpisodes = 1000;
+constexpr int kMaxComparedPrompts = 50000;
 
 bool IsSessionLifecycle(const v1::SessionEvent& e) {
   switch (e.payload_case()) {
@@ -319,9 +326,8 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
     absl::Time day_start = UtcDayStart(ToTime(event.occurred_at()));
     std::string id = MakePromptId(
         tenant,
-        absl::StrCat("clinician:", event.episode().clinician_id(), ":",
-                     absl::FormatCivilTime(
-                         absl::ToCivilDay(day_start, absl::UTCTimeZone()))),
+        ClinicianPromptScope(event.episode().clinician_id(),
+                             absl::ToCivilDay(day_start, absl::UTCTimeZone())),
         mp.proposal.prompt.kind(), 1);
     // This episode's copy first: it includes changes not yet committed
     // (earlier events of the same batch). The clinician lock held by
@@ -526,7 +532,10 @@ AllianceEngine::SubmitBatch(const std::string& tenant,
           stats_.events_replayed.fetch_add(1);
           continue;
         }
-        published[i] = prepared->commit.prompt_upserts;
+        // Shadow prompts are stored, never announced.
+        for (const v1::Prompt& p : prepared->commit.prompt_upserts) {
+          if (!p.shadow()) published[i].push_back(p);
+        }
         pending.emplace_back(i,
                              store_->CommitAsync(std::move(prepared->commit)));
       }
@@ -630,6 +639,82 @@ absl::StatusOr<v1::Prompt> AllianceEngine::RecordFeedback(
   // A replayed feedback event: report the prompt as it is now.
   ATTUNE_ASSIGN_OR_RETURN(prompt, store_->GetPrompt(tenant, req.prompt_id()));
   return *prompt;
+}
+
+absl::StatusOr<v1::CompareShadowResponse> AllianceEngine::CompareShadow(
+    const std::string& tenant, const v1::CompareShadowRequest& req) {
+  if (req.shadow_module_id().empty()) {
+    return absl::InvalidArgumentError("shadow_module_id: is required");
+  }
+  const int max_episodes =
+      req.max_episodes() == 0 ? kDefaultShadowEpisodes : req.max_episodes();
+  if (max_episodes < 1 || max_episodes > kMaxShadowEpisodes) {
+    return absl::InvalidArgumentError(absl::StrCat("max_episodes: must be 1-",
+                                                   kMaxShadowEpisodes, ", got ",
+                                                   req.max_episodes()));
+  }
+  // Module ids are configuration, not PHI: naming them is safe. A module
+  // need not be in shadow mode now: one promoted to live keeps the shadow
+  // prompts it raised before.
+  std::shared_ptr<const RuleSet> set = rules();
+  if (set->pipeline().Find(req.shadow_module_id()) == nullptr) {
+    return absl::NotFoundError(absl::StrCat(
+        "shadow_module_id: no module ", req.shadow_module_id(), " is loaded"));
+  }
+  if (!req.live_module_id().empty() &&
+      set->pipeline().Find(req.live_module_id()) == nullptr) {
+    return absl::NotFoundError(absl::StrCat(
+        "live_module_id: no module ", req.live_module_id(), " is loaded"));
+  }
+  auto too_many = [](const std::string& field, const std::string& module_id) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        field, ": module ", module_id, " has more than ", kMaxComparedPrompts,
+        " prompts to compare; too many for one comparison"));
+  };
+
+  ATTUNE_ASSIGN_OR_RETURN(
+      std::vector<v1::Prompt> shadow,
+      store_->ListModulePrompts(tenant, req.shadow_module_id(),
+                                /*shadow=*/true, kMaxComparedPrompts + 1));
+  if (shadow.size() > static_cast<size_t>(kMaxComparedPrompts)) {
+    return too_many("shadow_module_id", req.shadow_module_id());
+  }
+  std::vector<v1::Prompt> live;
+  if (!req.live_module_id().empty()) {
+    ATTUNE_ASSIGN_OR_RETURN(
+        live,
+        store_->ListModulePrompts(tenant, req.live_module_id(),
+                                  /*shadow=*/false, kMaxComparedPrompts + 1));
+    if (live.size() > static_cast<size_t>(kMaxComparedPrompts)) {
+      return too_many("live_module_id", req.live_module_id());
+    }
+  } else {
+    // Every live prompt, any status, of the episodes the shadow module
+    // prompted in (ListPrompts never returns shadow prompts).
+    std::set<std::string> episode_ids;
+    for (const v1::Prompt& p : shadow) {
+      episode_ids.insert(p.episode().episode_id());
+    }
+    for (const std::string& episode_id : episode_ids) {
+      store::PromptQuery query;
+      query.tenant = tenant;
+      query.episode_id = episode_id;
+      query.page_size = 500;
+      do {
+        ATTUNE_ASSIGN_OR_RETURN(store::PromptPage page,
+                                store_->ListPrompts(query));
+        for (v1::Prompt& p : page.prompts) live.push_back(std::move(p));
+        query.page_token = std::move(page.next_page_token);
+      } while (!query.page_token.empty());
+      if (live.size() > static_cast<size_t>(kMaxComparedPrompts)) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "live_module_id: the episodes of module ", req.shadow_module_id(),
+            " have more than ", kMaxComparedPrompts,
+            " live prompts; name one live module to compare with"));
+      }
+    }
+  }
+  return CompareShadowPrompts(std::move(shadow), std::move(live), max_episodes);
 }
 
 }  // namespace attune::engine

@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "attune/v1/alliance_service.pb.h"
 #include "attune/v1/config.pb.h"
+#include "attune/v1/rule_admin.pb.h"
 #include "service/engine/instrument_registry.h"
 #include "service/engine/prompt_bus.h"
 #include "service/engine/rule_pipeline.h"
@@ -75,6 +76,18 @@ class AllianceEngine {
   // Wraps the feedback in a prompt_feedback event of the prompt's episode.
   absl::StatusOr<v1::Prompt> RecordFeedback(
       const std::string& tenant, const v1::RecordPromptFeedbackRequest& req);
+
+  // RuleAdmin.CompareShadow: the shadow module's stored would-be prompts
+  // beside the live ones, per episode (rule_admin.proto; grouping in
+  // shadow_compare.h). Without live_module_id the live side is every live
+  // prompt of the episodes the shadow module prompted in; with it, that
+  // module's prompts wherever it prompted. Reads committed state only.
+  // INVALID_ARGUMENT: shadow_module_id empty, max_episodes outside 1-1000
+  // (0 means 100). NOT_FOUND: shadow_module_id or live_module_id names no
+  // module of the current rule set. RESOURCE_EXHAUSTED: either side has
+  // more than 50000 prompts (too many to compare in memory).
+  absl::StatusOr<v1::CompareShadowResponse> CompareShadow(
+      const std::string& tenant, const v1::CompareShadowRequest& req);
 
   PromptBus& bus() { return bus_; }
   const EngineStats& stats() const { return stats_; }

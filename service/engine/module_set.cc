@@ -8,6 +8,7 @@
 #include "plugins/builtin/registry.h"
 #include "service/common/log.h"
 #include "service/engine/native_plugin.h"
+#include "service/engine/remote_module.h"
 
 namespace attune::engine {
 
@@ -31,6 +32,24 @@ absl::StatusOr<std::vector<std::unique_ptr<RuleModule>>> LoadRuleModules(
                        << LogField("module", m->id())
                        << LogField("version", m->version())
                        << LogField("plugin", plugin.path());
+      modules.push_back(std::move(m));
+    }
+  }
+  for (const v1::RemoteModule& remote : config.remote_modules()) {
+    auto loaded = LoadRemoteModules(remote);
+    if (!loaded.ok()) return loaded.status();
+    for (auto& m : *loaded) {
+      if (!ids.emplace(m->id()).second) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "remote module ", remote.address(), ": module ",
+            std::string(m->id()),
+            " is already provided by a built-in module, a plugin or an "
+            "earlier remote module"));
+      }
+      ATTUNE_LOG(INFO) << "remote rule module loaded"
+                       << LogField("module", m->id())
+                       << LogField("version", m->version())
+                       << LogField("address", remote.address());
       modules.push_back(std::move(m));
     }
   }

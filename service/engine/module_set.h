@@ -1,6 +1,7 @@
 // The rule modules of a configuration: the built-in modules, then each
-// configured native plugin's, in order. Shared by attuned and
-// `attunectl replay`, so an offline replay runs exactly the live module set.
+// configured native plugin's, then each remote module server's, in order.
+// Shared by attuned and `attunectl replay`, so an offline replay runs exactly
+// the live module set.
 #ifndef ATTUNE_SERVICE_ENGINE_MODULE_SET_H_
 #define ATTUNE_SERVICE_ENGINE_MODULE_SET_H_
 
@@ -14,8 +15,10 @@
 
 namespace attune::engine {
 
-// Any plugin that will not load, or brings a module id already taken, is an
-// error (the plugin's path is named).
+// Any plugin or remote module that will not load, or brings a module id
+// already taken, is an error (the plugin's path or the server's address is
+// named). Blocks while remote modules are described (connect_timeout_ms
+// each, at most).
 absl::StatusOr<std::vector<std::unique_ptr<RuleModule>>> LoadRuleModules(
     const v1::ServerConfig& config);
 

@@ -5,19 +5,17 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <mutex>
 #include <utility>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "attune/plugin.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "service/common/log.h"
+#include "service/engine/proposed_prompt.h"
 
 // The opaque host objects of plugin.h. A registrar lives for one
 // attune_plugin_init call; an output for one create or evaluate call.
@@ -50,8 +48,6 @@ constexpr std::size_t kMaxPrompts = 32;
 constexpr std::size_t kMaxPromptJsonBytes = 64 * 1024;
 constexpr std::size_t kMaxMessageBytes = 256;
 constexpr std::size_t kMaxNameBytes = 128;
-// The CDS Hooks card limit, as for the built-in modules.
-constexpr std::size_t kMaxSummaryBytes = 140;
 
 // Fields every ABI 1.x struct has, whatever its struct_size says beyond.
 constexpr uint32_t kMinInfoSize = offsetof(attune_plugin_manifest, name);
@@ -97,35 +93,6 @@ absl::StatusCode ToCode(int code) {
   return static_cast<absl::StatusCode>(code);
 }
 
-bool IsValidVersion(std::string_view v) {
-  // MAJOR.MINOR.PATCH, then an optional -pre or +build suffix.
-  int dots = 0;
-  std::size_t i = 0;
-  bool digit = false;
-  for (; i < v.size(); ++i) {
-    const char c = v[i];
-    if (c >= '0' && c <= '9') {
-      digit = true;
-    } else if (c == '.' && digit && dots < 2) {
-      ++dots;
-      digit = false;
-    } else {
-      break;
-    }
-  }
-  if (dots != 2 || !digit) return false;
-  if (i == v.size()) return true;
-  if (v[i] != '-' && v[i] != '+') return false;
-  for (++i; i < v.size(); ++i) {
-    const char c = v[i];
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' &&
-        c != '-' && c != '+') {
-      return false;
-    }
-  }
-  return v.size() <= 64;
-}
-
 // Set while a plugin's init runs on this thread: an error-level log line is
 // the reason for a failed init when the plugin did not call set_init_error.
 thread_local std::string* init_reason = nullptr;
@@ -167,7 +134,7 @@ attune_status HostRegisterModule(attune_registrar* registrar,
                              "([a-z0-9_]+(.[a-z0-9_]+)+)"));
   }
   const std::string version = CString(copy.version, kMaxNameBytes);
-  if (!IsValidVersion(version)) {
+  if (!IsValidModuleVersion(version)) {
     return fail(ATTUNE_INVALID_ARGUMENT,
                 absl::StrCat("module ", id, ": version '", version,
                              "' is not MAJOR.MINOR.PATCH"));
@@ -264,17 +231,6 @@ absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
   return json;
 }
 
-double StrengthOf(v1::Severity severity) {
-  switch (severity) {
-    case v1::SEVERITY_CRITICAL:
-      return 3;
-    case v1::SEVERITY_WARNING:
-      return 2;
-    default:
-      return 1;
-  }
-}
-
 class NativeRuleModule final : public RuleModule {
  public:
   NativeRuleModule(std::string id, std::string version, std::string path,
@@ -365,48 +321,14 @@ class NativeRuleModule final : public RuleModule {
       return absl::InternalError(
           absl::StrCat("module ", id_, ": prompt ", n, ": ", why));
     };
-    ProposedPrompt p;
+    v1::Prompt prompt;
     google::protobuf::util::JsonParseOptions options;
     options.ignore_unknown_fields = false;
-    if (!google::protobuf::util::JsonStringToMessage(json, &p.prompt, options)
+    if (!google::protobuf::util::JsonStringToMessage(json, &prompt, options)
              .ok()) {
       return invalid("is not attune.v1.Prompt JSON");
     }
-    v1::Prompt& prompt = p.prompt;
-    const std::string prefix = absl::StrCat(id_, "/");
-    if (!absl::StartsWith(prompt.kind(), prefix) ||
-        prompt.kind().size() == prefix.size()) {
-      return invalid(absl::StrCat("kind must start with \"", prefix, "\""));
-    }
-    if (prompt.severity() == v1::SEVERITY_UNSPECIFIED ||
-        !v1::Severity_IsValid(prompt.severity())) {
-      return invalid("severity is required");
-    }
-    if (prompt.summary().empty() ||
-        prompt.summary().size() >= kMaxSummaryBytes) {
-      return invalid(
-          absl::StrCat("summary must be 1-", kMaxSummaryBytes - 1, " bytes"));
-    }
-    if (!std::isfinite(prompt.strength())) {
-      return invalid("strength must be a finite number");
-    }
-    p.strength = prompt.strength() != 0 ? prompt.strength()
-                                        : StrengthOf(prompt.severity());
-    // What the engine owns, whatever the plugin put there.
-    for (int field :
-         {v1::Prompt::kIdFieldNumber, v1::Prompt::kModuleIdFieldNumber,
-          v1::Prompt::kModuleVersionFieldNumber, v1::Prompt::kStatusFieldNumber,
-          v1::Prompt::kEpisodeFieldNumber,
-          v1::Prompt::kRaisedAtSessionFieldNumber,
-          v1::Prompt::kUpdatedAtSessionFieldNumber,
-          v1::Prompt::kCreatedAtFieldNumber, v1::Prompt::kUpdatedAtFieldNumber,
-          v1::Prompt::kExpiresAtFieldNumber,
-          v1::Prompt::kSnoozedUntilFieldNumber,
-          v1::Prompt::kStrengthFieldNumber}) {
-      prompt.GetReflection()->ClearField(
-          &prompt, prompt.GetDescriptor()->FindFieldByNumber(field));
-    }
-    return p;
+    return CheckProposedPrompt(id_, std::move(prompt), n);
   }
 
   std::string id_;

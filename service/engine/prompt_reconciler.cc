@@ -75,6 +75,12 @@ std::string MakePromptId(const std::string& tenant,
   return absl::StrFormat("p-%016x", h);
 }
 
+std::string ClinicianPromptScope(const std::string& clinician_id,
+                                 absl::CivilDay utc_day) {
+  return absl::StrCat("clinician:", clinician_id, ":",
+                      absl::FormatCivilTime(utc_day));
+}
+
 std::vector<v1::Prompt> VisiblePrompts(const std::vector<v1::Prompt>& prompts) {
   std::vector<v1::Prompt> out;
   for (const auto& p : prompts) {

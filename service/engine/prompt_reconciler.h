@@ -77,6 +77,10 @@ std::string MakePromptId(const std::string& tenant,
                          const std::string& scope_key, const std::string& kind,
                          int ordinal);
 
+// The scope key of a clinician-scoped prompt: one per clinician and UTC day.
+std::string ClinicianPromptScope(const std::string& clinician_id,
+                                 absl::CivilDay utc_day);
+
 // True for RESOLVED and EXPIRED.
 bool IsTerminal(v1::PromptStatus status);
 

@@ -51,6 +51,23 @@ bool IsLocalAddress(const std::string& address) {
   return false;
 }
 
+// The effective configuration: the file over the defaults, then the flag
+// overrides, validated. Start-up and every reload read it the same way.
+absl::StatusOr<attune::v1::ServerConfig> LoadConfig(const std::string& path,
+                                                    const std::string& listen,
+                                                    const std::string& db) {
+  absl::StatusOr<attune::v1::ServerConfig> config =
+      attune::config::LoadEffectiveConfig(path);
+  if (!config.ok()) return config.status();
+  if (!listen.empty()) config->set_listen_address(listen);
+  if (!db.empty()) config->mutable_store()->set_sqlite_path(db);
+  if (absl::Status valid = attune::config::ValidateConfig(*config);
+      !valid.ok()) {
+    return valid;
+  }
+  return config;
+}
+
 std::string HostOf(const std::string& address) {
   auto colon = address.rfind(':');
   return colon == std::string::npos ? address : address.substr(0, colon);
@@ -68,19 +85,10 @@ int main(int argc, char** argv) {
   if (level == "warning") attune::SetMinLogLevel(attune::LogLevel::kWarning);
   if (level == "error") attune::SetMinLogLevel(attune::LogLevel::kError);
 
-  absl::StatusOr<attune::v1::ServerConfig> config =
-      attune::config::LoadEffectiveConfig(absl::GetFlag(FLAGS_config));
+  const std::string config_path = absl::GetFlag(FLAGS_config);
+  absl::StatusOr<attune::v1::ServerConfig> config = LoadConfig(
+      config_path, absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_db));
   if (!config.ok()) return Fail(config.status());
-  if (!absl::GetFlag(FLAGS_listen).empty()) {
-    config->set_listen_address(absl::GetFlag(FLAGS_listen));
-  }
-  if (!absl::GetFlag(FLAGS_db).empty()) {
-    config->mutable_store()->set_sqlite_path(absl::GetFlag(FLAGS_db));
-  }
-  if (absl::Status valid = attune::config::ValidateConfig(*config);
-      !valid.ok()) {
-    return Fail(valid);
-  }
   if (!IsLocalAddress(config->listen_address())) {
     if (!absl::GetFlag(FLAGS_insecure_remote)) {
       return Fail(absl::FailedPreconditionError(
@@ -105,6 +113,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   // Plugins load before the store opens: a refused plugin leaves no trace.
@@ -117,15 +126,29 @@ int main(int argc, char** argv) {
   auto store = attune::store::OpenSqliteStore(store_options);
   if (!store.ok()) return Fail(store.status());
 
-  auto server = attune::server::AttuneServer::Start(*config, *std::move(store),
-                                                    *std::move(modules));
+  // Reloads (SIGHUP, RuleAdmin.ReloadModules) re-read the file with the
+  // same flag overrides; without a file there is nothing to re-read.
+  attune::server::ConfigSource source;
+  if (!config_path.empty()) {
+    source.path = config_path;
+    source.load = [config_path, listen = absl::GetFlag(FLAGS_listen),
+                   db = absl::GetFlag(FLAGS_db)] {
+      return LoadConfig(config_path, listen, db);
+    };
+  }
+  auto server = attune::server::AttuneServer::Start(
+      *config, *std::move(store), *std::move(modules), std::move(source));
   if (!server.ok()) return Fail(server.status());
   // One machine-readable line on stdout: scripts and tests read the port.
   std::cout << "attuned serving on " << HostOf(config->listen_address()) << ":"
             << (*server)->port() << std::endl;
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    // Reload logs its outcome (and why it was refused).
+    ATTUNE_LOG(INFO) << "SIGHUP: reloading the module set";
+    (void)(*server)->Reload();
+  }
   (*server)->Shutdown(absl::Seconds(config->shutdown_grace_seconds()));
   ATTUNE_LOG(INFO) << "attuned stopped" << attune::LogField("signal", sig);
   return 0;

@@ -1,14 +1,24 @@
 #include "service/server/attune_server.h"
 
 #include <chrono>
+#include <iterator>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "service/common/log.h"
 #include "service/common/status_macros.h"
+#include "service/engine/module_set.h"
+#include "service/server/module_reports.h"
 
 namespace attune::server {
 namespace {
@@ -16,22 +26,112 @@ namespace {
 constexpr char kServiceName[] = "attune.v1.AllianceService";
 // Enough threads that concurrent requests wait for the same group commit.
 constexpr int kWorkerThreads = 16;
+constexpr auto kHealthPollInterval = std::chrono::milliseconds(500);
+
+using google::protobuf::util::MessageDifferencer;
+
+// Collects the paths of differing fields ("store.sqlite_path").
+class FieldPathCollector : public MessageDifferencer::Reporter {
+ public:
+  void ReportAdded(
+      const google::protobuf::Message&, const google::protobuf::Message&,
+      const std::vector<MessageDifferencer::SpecificField>& path) override {
+    Add(path);
+  }
+  void ReportDeleted(
+      const google::protobuf::Message&, const google::protobuf::Message&,
+      const std::vector<MessageDifferencer::SpecificField>& path) override {
+    Add(path);
+  }
+  void ReportModified(
+      const google::protobuf::Message&, const google::protobuf::Message&,
+      const std::vector<MessageDifferencer::SpecificField>& path) override {
+    Add(path);
+  }
+
+  // The innermost fields only: a changed message field is reported itself
+  // too, and "store" says less than "store.sqlite_path".
+  std::vector<std::string> paths() const {
+    std::vector<std::string> out;
+    for (auto it = paths_.begin(); it != paths_.end(); ++it) {
+      auto next = std::next(it);
+      if (next != paths_.end() && absl::StartsWith(*next, *it + ".")) continue;
+      out.push_back(*it);
+    }
+    return out;
+  }
+
+ private:
+  void Add(const std::vector<MessageDifferencer::SpecificField>& path) {
+    std::vector<std::string> names;
+    for (const MessageDifferencer::SpecificField& f : path) {
+      if (f.field != nullptr) names.push_back(f.field->name());
+    }
+    if (!names.empty()) paths_.insert(absl::StrJoin(names, "."));
+  }
+
+  std::set<std::string> paths_;
+};
+
+// The settings that only take effect on restart: everything but what a
+// module set is built from.
+std::vector<std::string> RestartRequired(const v1::ServerConfig& running,
+                                         const v1::ServerConfig& loaded) {
+  MessageDifferencer differencer;
+  const google::protobuf::Descriptor* d = v1::ServerConfig::descriptor();
+  for (const char* reloadable :
+       {"rules", "tenants", "plugins", "remote_modules"}) {
+    differencer.IgnoreField(d->FindFieldByName(reloadable));
+  }
+  FieldPathCollector collector;
+  differencer.ReportDifferencesTo(&collector);
+  differencer.Compare(running, loaded);
+  return collector.paths();
+}
+
+// The plugin or remote module a module-set error is about, as a field path
+// ("plugins[1]"), found by the path or address the loader's message names;
+// empty when it names none.
+std::string ModuleFieldOf(const v1::ServerConfig& config,
+                          const std::string& message) {
+  std::string field;
+  size_t matched = 0;
+  auto consider = [&](const std::string& name, const std::string& path) {
+    if (!name.empty() && name.size() > matched &&
+        message.find(name) != std::string::npos) {
+      matched = name.size();
+      field = path;
+    }
+  };
+  for (int i = 0; i < config.plugins_size(); ++i) {
+    consider(config.plugins(i).path(), absl::StrCat("plugins[", i, "]"));
+  }
+  for (int i = 0; i < config.remote_modules_size(); ++i) {
+    consider(config.remote_modules(i).address(),
+             absl::StrCat("remote_modules[", i, "]"));
+  }
+  return field;
+}
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
     const v1::ServerConfig& config, std::unique_ptr<store::Store> store,
-    std::vector<std::unique_ptr<engine::RuleModule>> modules) {
+    std::vector<std::unique_ptr<engine::RuleModule>> modules,
+    ConfigSource source) {
   std::unique_ptr<AttuneServer> s(new AttuneServer());
   s->store_ = std::move(store);
+  s->source_ = std::move(source);
   ATTUNE_ASSIGN_OR_RETURN(
       s->engine_, engine::AllianceEngine::Create(s->store_.get(), config,
                                                  std::move(modules)));
   s->pool_ = std::make_unique<WorkerPool>(kWorkerThreads);
   s->service_ =
       std::make_unique<AllianceServiceImpl>(s->engine_.get(), s->pool_.get());
+  AttuneServer* self = s.get();
   s->admin_ = std::make_unique<RuleAdminServiceImpl>(
-      s->engine_.get(), s->store_.get(), s->pool_.get());
+      s->engine_.get(), s->store_.get(), s->pool_.get(),
+      [self] { return self->Reload(); });
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -50,7 +150,10 @@ absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
   grpc::HealthCheckServiceInterface* health =
       s->server_->GetHealthCheckService();
   health->SetServingStatus(kServiceName, true);
+  // Sets every service known so far: the modules' come after.
   health->SetServingStatus(true);
+  s->UpdateModuleHealth();
+  s->health_thread_ = std::thread([self] { self->HealthLoop(); });
   ATTUNE_LOG(INFO)
       << "attuned serving" << LogField("port", s->port_)
       << LogField(
@@ -59,10 +162,102 @@ absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
   return s;
 }
 
+absl::StatusOr<ReloadOutcome> AttuneServer::Reload() {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  const int64_t serving = engine_->rules()->generation();
+  absl::StatusOr<ReloadOutcome> outcome = ReloadLocked();
+  if (!outcome.ok()) {
+    // Messages name files, fields and module ids, never event data.
+    ATTUNE_LOG(WARNING) << "reload refused; the current module set keeps "
+                           "serving: "
+                        << outcome.status().message()
+                        << LogField("generation", serving);
+    return outcome;
+  }
+  ATTUNE_LOG(INFO) << "module set reloaded"
+                   << LogField("generation", outcome->rules->generation())
+                   << LogField("modules",
+                               outcome->rules->pipeline()
+                                   .Health(outcome->rules->config().rules())
+                                   .size());
+  if (!outcome->restart_required.empty()) {
+    ATTUNE_LOG(WARNING) << "settings changed that take effect only on restart"
+                        << LogField(
+                               "fields",
+                               absl::StrJoin(outcome->restart_required, ","));
+  }
+  UpdateModuleHealth();
+  return outcome;
+}
+
+absl::StatusOr<ReloadOutcome> AttuneServer::ReloadLocked() {
+  if (!source_.load) {
+    return absl::FailedPreconditionError("no configuration file to reload");
+  }
+  absl::StatusOr<v1::ServerConfig> config = source_.load();
+  if (!config.ok()) return config.status();
+  std::shared_ptr<const engine::RuleSet> current = engine_->rules();
+  absl::StatusOr<std::shared_ptr<const engine::RuleSet>> next =
+      engine::LoadRuleSet(*config, current.get());
+  if (!next.ok()) {
+    const std::string message(next.status().message());
+    const std::string field = ModuleFieldOf(*config, message);
+    return absl::Status(next.status().code(),
+                        absl::StrCat(source_.path, ": ", field,
+                                     field.empty() ? "" : ": ", message));
+  }
+  ATTUNE_RETURN_IF_ERROR(engine_->InstallRules(*next));
+  ReloadOutcome outcome;
+  outcome.rules = *std::move(next);
+  outcome.restart_required = RestartRequired(engine_->config(), *config);
+  return outcome;
+}
+
+void AttuneServer::UpdateModuleHealth() {
+  std::lock_guard<std::mutex> lock(health_update_mu_);
+  if (health_closed_) return;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  std::shared_ptr<const engine::RuleSet> set = engine_->rules();
+  std::set<std::string> current;
+  for (const engine::ModuleHealth& h :
+       set->pipeline().Health(set->config().rules())) {
+    const std::string name = ModuleHealthServiceName(h.module_id);
+    health->SetServingStatus(name, ModuleServing(ModuleStateOf(h)));
+    current.insert(name);
+  }
+  for (const std::string& name : health_known_) {
+    if (!current.count(name)) health->SetServingStatus(name, false);
+  }
+  health_known_.insert(current.begin(), current.end());
+}
+
+void AttuneServer::HealthLoop() {
+  std::unique_lock<std::mutex> lock(health_mu_);
+  while (!health_cv_.wait_for(lock, kHealthPollInterval,
+                              [this] { return health_stop_; })) {
+    lock.unlock();
+    UpdateModuleHealth();
+    lock.lock();
+  }
+}
+
+void AttuneServer::StopHealthThread() {
+  {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    health_stop_ = true;
+  }
+  health_cv_.notify_all();
+  if (health_thread_.joinable()) health_thread_.join();
+  std::lock_guard<std::mutex> lock(health_update_mu_);
+  health_closed_ = true;
+}
+
 void AttuneServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   ATTUNE_LOG(INFO) << "shutting down" << LogField("grace", grace);
+  // Before the statuses below, which the poller would otherwise overwrite.
+  StopHealthThread();
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus(kServiceName, false);
   health->SetServingStatus(false);

@@ -1,15 +1,31 @@
 // AttuneServer: wires store, engine and gRPC services into a running server.
 //
-//   auto server = AttuneServer::Start(config, std::move(store), modules);
+//   auto server = AttuneServer::Start(config, std::move(store), modules,
+//                                     ConfigSource{path, load});
 //   ... (*server)->port() ...
+//   (*server)->Reload();  // SIGHUP, RuleAdmin.ReloadModules
 //   (*server)->Shutdown(absl::Seconds(10));
 //
 // Health (grpc.health.v1) reports SERVING only after the store is open and
-// the modules are loaded, and NOT_SERVING as soon as shutdown begins.
+// the modules are loaded, and NOT_SERVING as soon as shutdown begins. Each
+// module of the set in force has its own health service,
+// "attune.module.<id>": SERVING unless the module is failing or its circuit
+// is open (module_reports.h). A background thread refreshes them every
+// 500 ms and after each reload; a module that left the set is NOT_SERVING
+// (the health service cannot forget a name).
+//
+// Threading: Reload and Shutdown may be called from any thread; reloads run
+// one at a time. Shutdown must not race with the destructor.
 #ifndef ATTUNE_SERVICE_SERVER_ATTUNE_SERVER_H_
 #define ATTUNE_SERVICE_SERVER_ATTUNE_SERVER_H_
 
+#include <condition_variable>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -18,22 +34,47 @@
 #include "grpcpp/server.h"
 #include "service/engine/alliance_engine.h"
 #include "service/server/alliance_service.h"
+#include "service/server/reload.h"
 #include "service/server/rule_admin_service.h"
 #include "service/server/worker_pool.h"
 #include "service/store/store.h"
 
 namespace attune::server {
 
+// Where a reload reads the configuration from.
+struct ConfigSource {
+  // The configuration file, named in reload errors.
+  std::string path;
+  // Reads the effective configuration as at start-up (the file over the
+  // defaults, the same flag overrides), validated. Errors name the file and
+  // field. Called on the reloading thread.
+  std::function<absl::StatusOr<v1::ServerConfig>()> load;
+};
+
 class AttuneServer {
  public:
+  // `source`: where Reload reads the configuration; without one (no
+  // configuration file) Reload fails with FAILED_PRECONDITION.
   static absl::StatusOr<std::unique_ptr<AttuneServer>> Start(
       const v1::ServerConfig& config, std::unique_ptr<store::Store> store,
-      std::vector<std::unique_ptr<engine::RuleModule>> modules);
+      std::vector<std::unique_ptr<engine::RuleModule>> modules,
+      ConfigSource source = {});
   ~AttuneServer();
 
   // The bound port (useful with ":0").
   int port() const { return port_; }
   engine::AllianceEngine& engine() { return *engine_; }
+
+  // Re-reads the configuration and swaps in the module set it describes
+  // (rules, tenants, plugins, remote modules); calls in flight finish on the
+  // set they started with. Settings that need a restart are listed, logged
+  // and otherwise ignored. On any failure the current set keeps serving and
+  // the error is returned (and logged): FAILED_PRECONDITION without a
+  // configuration file; the loader's errors (INVALID_ARGUMENT, NOT_FOUND...
+  // naming the file and field); the module set's (a plugin that will not
+  // load, settings naming an unknown module), prefixed with the file's path.
+  // One reload at a time: a second caller waits for the first.
+  absl::StatusOr<ReloadOutcome> Reload();
 
   // Health NOT_SERVING, end watch streams, let in-flight calls finish
   // within `grace`, then stop. Idempotent.
@@ -41,6 +82,12 @@ class AttuneServer {
 
  private:
   AttuneServer() = default;
+
+  absl::StatusOr<ReloadOutcome> ReloadLocked();
+  // Sets every module's health service from the set in force.
+  void UpdateModuleHealth();
+  void HealthLoop();
+  void StopHealthThread();
 
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<engine::AllianceEngine> engine_;
@@ -50,6 +97,18 @@ class AttuneServer {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;
+
+  ConfigSource source_;
+  std::mutex reload_mu_;  // held for a whole reload
+
+  std::mutex health_mu_;
+  std::condition_variable health_cv_;
+  bool health_stop_ = false;  // guarded by health_mu_
+  // Module ids given a health service so far; guarded by health_update_mu_.
+  std::mutex health_update_mu_;
+  std::set<std::string> health_known_;
+  bool health_closed_ = false;  // guarded by health_update_mu_
+  std::thread health_thread_;
 };
 
 }  // namespace attune::server

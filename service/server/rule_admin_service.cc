@@ -2,17 +2,20 @@
 
 #include <map>
 #include <string>
+#include <utility>
 
+#include "service/engine/episode_history.h"
 #include "service/engine/rule_set.h"
 #include "service/server/alliance_service.h"
+#include "service/server/module_reports.h"
 #include "service/server/status_conversion.h"
 
 namespace attune::server {
 
 RuleAdminServiceImpl::RuleAdminServiceImpl(engine::AllianceEngine* engine,
                                            store::Store* store,
-                                           WorkerPool* pool)
-    : engine_(engine), store_(store), pool_(pool) {}
+                                           WorkerPool* pool, Reloader reload)
+    : engine_(engine), store_(store), pool_(pool), reload_(std::move(reload)) {}
 
 grpc::ServerUnaryReactor* RuleAdminServiceImpl::ListModules(
     grpc::CallbackServerContext* ctx, const v1::ListModulesRequest*,
@@ -20,40 +23,16 @@ grpc::ServerUnaryReactor* RuleAdminServiceImpl::ListModules(
   auto* reactor = ctx->DefaultReactor();
   std::string tenant = TenantOf(ctx);
   pool_->Run([this, tenant, resp, reactor] {
-    absl::StatusOr<std::vector<store::FeedbackCount>> counts =
-        store_->CountFeedback(tenant);
-    if (!counts.ok()) {
-      reactor->Finish(ToGrpcStatus(counts.status()));
+    absl::StatusOr<std::map<std::string, v1::FeedbackTally>> tallies =
+        FeedbackTallies(*store_, tenant);
+    if (!tallies.ok()) {
+      reactor->Finish(ToGrpcStatus(tallies.status()));
       return;
     }
-    std::map<std::string, v1::FeedbackTally> tallies;
-    for (const store::FeedbackCount& c : *counts) {
-      v1::FeedbackTally& t = tallies[c.module_id];
-      switch (c.outcome) {
-        case v1::PromptFeedback::OUTCOME_ACCEPTED:
-          t.set_accepted(t.accepted() + c.count);
-          break;
-        case v1::PromptFeedback::OUTCOME_DISMISSED:
-          t.set_dismissed(t.dismissed() + c.count);
-          break;
-        case v1::PromptFeedback::OUTCOME_SNOOZED:
-          t.set_snoozed(t.snoozed() + c.count);
-          break;
-        default:
-          break;
-      }
-    }
     std::shared_ptr<const engine::RuleSet> set = engine_->rules();
-    for (const engine::ModuleHealth& h :
-         set->pipeline().Health(set->RulesFor(tenant))) {
-      v1::ModuleReport* m = resp->add_modules();
-      m->set_id(h.module_id);
-      m->set_version(h.module_version);
-      m->set_enabled(h.enabled);
-      m->set_evaluations(h.evaluations);
-      m->set_errors(h.errors);
-      *m->mutable_feedback() = tallies[h.module_id];
-    }
+    AddModuleReports(*set, tenant, *tallies, resp->mutable_modules());
+    resp->set_generation(set->generation());
+    *resp->mutable_loaded_at() = engine::ToProto(set->loaded_at());
     reactor->Finish(grpc::Status::OK);
   });
   return reactor;
@@ -61,19 +40,55 @@ grpc::ServerUnaryReactor* RuleAdminServiceImpl::ListModules(
 
 grpc::ServerUnaryReactor* RuleAdminServiceImpl::ReloadModules(
     grpc::CallbackServerContext* ctx, const v1::ReloadModulesRequest*,
-    v1::ReloadModulesResponse*) {
+    v1::ReloadModulesResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                               "ReloadModules: not implemented yet"));
+  if (!reload_) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                 "no configuration file to reload"));
+    return reactor;
+  }
+  std::string tenant = TenantOf(ctx);
+  // Loading plugins and describing remote modules can take seconds: never on
+  // a gRPC callback thread.
+  pool_->Run([this, tenant, resp, reactor] {
+    absl::StatusOr<ReloadOutcome> outcome = reload_();
+    if (!outcome.ok()) {
+      reactor->Finish(ToGrpcStatus(outcome.status()));
+      return;
+    }
+    // The new set serves already: a store hiccup here must not report the
+    // reload as failed, so the feedback is then left out.
+    absl::StatusOr<std::map<std::string, v1::FeedbackTally>> tallies =
+        FeedbackTallies(*store_, tenant);
+    resp->set_generation(outcome->rules->generation());
+    AddModuleReports(
+        *outcome->rules, tenant,
+        tallies.value_or(std::map<std::string, v1::FeedbackTally>()),
+        resp->mutable_modules());
+    for (const std::string& field : outcome->restart_required) {
+      resp->add_restart_required(field);
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 
 grpc::ServerUnaryReactor* RuleAdminServiceImpl::CompareShadow(
-    grpc::CallbackServerContext* ctx, const v1::CompareShadowRequest*,
-    v1::CompareShadowResponse*) {
+    grpc::CallbackServerContext* ctx, const v1::CompareShadowRequest* req,
+    v1::CompareShadowResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                               "CompareShadow: not implemented yet"));
+  std::string tenant = TenantOf(ctx);
+  // Store reads: off the gRPC callback thread.
+  pool_->Run([this, tenant, req, resp, reactor] {
+    absl::StatusOr<v1::CompareShadowResponse> compared =
+        engine_->CompareShadow(tenant, *req);
+    if (!compared.ok()) {
+      reactor->Finish(ToGrpcStatus(compared.status()));
+      return;
+    }
+    *resp = *std::move(compared);
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

@@ -4,6 +4,7 @@
 
 #include "attune/v1/rule_admin.grpc.pb.h"
 #include "service/engine/alliance_engine.h"
+#include "service/server/reload.h"
 #include "service/server/worker_pool.h"
 #include "service/store/store.h"
 
@@ -11,8 +12,10 @@ namespace attune::server {
 
 class RuleAdminServiceImpl final : public v1::RuleAdmin::CallbackService {
  public:
+  // `reload` serves ReloadModules (AttuneServer::Reload); without one
+  // ReloadModules is FAILED_PRECONDITION.
   RuleAdminServiceImpl(engine::AllianceEngine* engine, store::Store* store,
-                       WorkerPool* pool);
+                       WorkerPool* pool, Reloader reload = nullptr);
 
   grpc::ServerUnaryReactor* ListModules(grpc::CallbackServerContext* ctx,
                                         const v1::ListModulesRequest* req,
@@ -28,6 +31,7 @@ class RuleAdminServiceImpl final : public v1::RuleAdmin::CallbackService {
   engine::AllianceEngine* engine_;
   store::Store* store_;
   WorkerPool* pool_;
+  Reloader reload_;
 };
 
 }  // namespace attune::server

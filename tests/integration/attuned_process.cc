@@ -95,6 +95,10 @@ int AttunedProcess::Stop() {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+bool AttunedProcess::Signal(int signal) {
+  return pid_ > 0 && kill(pid_, signal) == 0;
+}
+
 std::string AttunedProcess::address() const {
   return "127.0.0.1:" + std::to_string(port_);
 }

@@ -26,6 +26,9 @@ class AttunedProcess {
   bool Start();
   // SIGTERM, then wait. Returns the exit status (0 = clean).
   int Stop();
+  // Sends `signal` (e.g. SIGHUP) to the running attuned. False when it is not
+  // running.
+  bool Signal(int signal);
 
   int port() const { return port_; }
   std::string address() const;

@@ -556,10 +556,116 @@ std::vector<RuleCase> LoadAndBudgetCases() {
   };
 }
 
+v1::TenantRules* Tenant(ServerConfig& c, const std::string& name) {
+  v1::TenantRules* t = c.add_tenants();
+  t->set_tenant(name);
+  return t;
+}
+
+v1::RemoteModule* Remote(ServerConfig& c) {
+  v1::RemoteModule* m = c.add_remote_modules();
+  m->set_address("127.0.0.1:7001");
+  return m;
+}
+
+std::vector<RuleCase> TenantAndRemoteCases() {
+  return {
+      {"ModuleSettingsWithoutModule",
+       [](auto& c) { Rules(c)->add_modules()->set_enabled(false); },
+       "rules.modules[0].module_id"},
+      {"TenantWithoutName", [](auto& c) { Tenant(c, ""); },
+       "tenants[0].tenant"},
+      {"TenantListedTwice",
+       [](auto& c) {
+         Tenant(c, "clinic-a");
+         Tenant(c, "clinic-b");
+         Tenant(c, "clinic-a");
+       },
+       "tenants[2].tenant"},
+      {"TenantSetsInstruments",
+       [](auto& c) {
+         *Tenant(c, "clinic-a")->mutable_rules()->add_instruments() = *Srs(c);
+       },
+       "tenants[0].rules.instruments"},
+      {"TenantSetsAlliancePreference",
+       [](auto& c) {
+         Tenant(c, "clinic-a")
+             ->mutable_rules()
+             ->add_alliance_preference(v1::INSTRUMENT_SRS);
+       },
+       "tenants[0].rules.alliance_preference"},
+      // Checked as it will run, merged over the server's rules.
+      {"TenantThresholdOutOfRange",
+       [](auto& c) {
+         Tenant(c, "clinic-a");
+         Tenant(c, "clinic-b")
+             ->mutable_rules()
+             ->mutable_rupture()
+             ->set_sd_multiplier(0);
+       },
+       "tenants[1].rules.rupture.sd_multiplier"},
+      {"TenantBudgetOutOfRange",
+       [](auto& c) {
+         Tenant(c, "clinic-a")
+             ->mutable_rules()
+             ->mutable_budget()
+             ->set_max_visible_per_episode(0);
+       },
+       "tenants[0].rules.budget.max_visible_per_episode"},
+      {"TenantModuleSettingsWithoutModule",
+       [](auto& c) {
+         Tenant(c, "clinic-a")
+             ->mutable_rules()
+             ->add_modules()
+             ->set_shadow(true);
+       },
+       "tenants[0].rules.modules[0].module_id"},
+      {"TenantPolicyWithoutAction",
+       [](auto& c) {
+         Tenant(c, "clinic-a")
+             ->mutable_rules()
+             ->add_module_policies()
+             ->set_module_id("acme.safety");
+       },
+       "tenants[0].rules.module_policies[0].on_error"},
+      {"RemoteWithoutAddress", [](auto& c) { Remote(c)->clear_address(); },
+       "remote_modules[0].address"},
+      {"RemoteDeadlineZero", [](auto& c) { Remote(c)->set_deadline_ms(0); },
+       "remote_modules[0].deadline_ms"},
+      {"RemoteDeadlineOverAMinute",
+       [](auto& c) { Remote(c)->set_deadline_ms(60001); },
+       "remote_modules[0].deadline_ms"},
+      {"RemoteFailureThresholdZero",
+       [](auto& c) {
+         Remote(c);
+         Remote(c)->set_failure_threshold(0);
+       },
+       "remote_modules[1].failure_threshold"},
+      {"RemoteFailureThresholdTooLarge",
+       [](auto& c) { Remote(c)->set_failure_threshold(1001); },
+       "remote_modules[0].failure_threshold"},
+      {"RemoteRetryAfterZero",
+       [](auto& c) { Remote(c)->set_retry_after_ms(0); },
+       "remote_modules[0].retry_after_ms"},
+      {"RemoteRetryAfterOverAnHour",
+       [](auto& c) { Remote(c)->set_retry_after_ms(3600001); },
+       "remote_modules[0].retry_after_ms"},
+      {"RemoteConnectTimeoutNegative",
+       [](auto& c) { Remote(c)->set_connect_timeout_ms(-1); },
+       "remote_modules[0].connect_timeout_ms"},
+      {"RemoteConfigNotAnObject",
+       [](auto& c) { Remote(c)->set_config_json("[1, 2]"); },
+       "remote_modules[0].config_json"},
+      {"RemoteConfigNotJson",
+       [](auto& c) { Remote(c)->set_config_json("level: 2"); },
+       "remote_modules[0].config_json"},
+  };
+}
+
 std::vector<RuleCase> AllRuleCases() {
   std::vector<RuleCase> all;
-  for (auto* group :
-       {ServerCases, InstrumentCases, ModuleCases, LoadAndBudgetCases}) {
+  for (auto* group : {ServerCases, InstrumentCases, ModuleCases,
+                      LoadAndBudgetCases, TenantAndRemoteCases}) {
     for (RuleCase& c : group()) all.push_back(std::move(c));
   }
   return all;
@@ -591,6 +697,72 @@ TEST(ValidateConfigTest, BoundaryValuesPass) {
   plugin->set_config_json(R"({"acme.safety_item": {"level": 2}})");
   absl::Status status = ValidateConfig(c);
   EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(ValidateConfigTest, TenantsAndRemoteModulesWithinTheirLimitsPass) {
+  ServerConfig c = Defaults();
+  v1::TenantRules* a = Tenant(c, "clinic-a");
+  a->mutable_rules()->mutable_rupture()->set_sd_multiplier(2.5);
+  a->mutable_rules()->mutable_budget()->set_max_visible_per_episode(1);
+  v1::ModuleSettings* shadow = a->mutable_rules()->add_modules();
+  shadow->set_module_id("attune.rupture");
+  shadow->set_shadow(true);
+  v1::ModulePolicy* policy = a->mutable_rules()->add_module_policies();
+  policy->set_module_id("acme.safety");
+  policy->set_on_error(v1::ModulePolicy::ON_ERROR_FAIL);
+  Tenant(c, "clinic-b");  // no settings: the server's rules
+  v1::RemoteModule* low = Remote(c);
+  low->set_deadline_ms(1);
+  low->set_failure_threshold(1);
+  low->set_retry_after_ms(1);
+  low->set_connect_timeout_ms(1);
+  low->set_config_json(R"({"level": 2})");
+  v1::RemoteModule* high = Remote(c);
+  high->set_address("unix:/run/acme/module.sock");
+  high->set_deadline_ms(60000);
+  high->set_failure_threshold(1000);
+  high->set_retry_after_ms(3600000);
+  high->set_connect_timeout_ms(60000);
+  absl::Status status = ValidateConfig(c);
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+// A tenant may relax a server threshold or tighten it; what counts is the
+// merged value, and a tenant's explicit value wins over the server's.
+TEST(ValidateConfigTest, TenantValueIsCheckedAfterMerging) {
+  ServerConfig c = Defaults();
+  Rules(c)->mutable_phase()->set_established_window(5);
+  Rules(c)->mutable_phase()->set_established_min_at_cutoff(5);
+  // Valid on its own (1 <= 3), and valid merged (3 <= 5).
+  Tenant(c, "clinic-a")
+      ->mutable_rules()
+      ->mutable_phase()
+      ->set_established_min_at_cutoff(3);
+  EXPECT_TRUE(ValidateConfig(c).ok()) << ValidateConfig(c);
+  // Valid on its own, invalid merged: the window shrinks below the server's
+  // minimum.
+  Tenant(c, "clinic-b")
+      ->mutable_rules()
+      ->mutable_phase()
+      ->set_established_window(4);
+  absl::Status status = ValidateConfig(c);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(
+      status.message(), "tenants[1].rules.phase.established_min_at_cutoff: "))
+      << status;
+}
+
+TEST(LoadEffectiveConfigTest, TenantErrorsNameTheFileAndTheTenantsField) {
+  std::string path = WriteFile(
+      "tenant.textproto",
+      "tenants { tenant: \"clinic-a\" rules { bordin { low_item_mean: 9 } } "
+      "}\n");
+  absl::StatusOr<ServerConfig> config = LoadEffectiveConfig(path);
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(
+      absl::StartsWith(config.status().message(),
+                       path + ": tenants[0].rules.bordin.low_item_mean: "))
+      << config.status();
 }
 
 }  // namespace

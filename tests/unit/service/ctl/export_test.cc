@@ -1,0 +1,240 @@
+// attunectl export and replay from a database file: a clinic's stored log
+// comes out complete, replays to the prompts clinicians saw (feedback
+// included), and de-identified it carries no identifier or calendar date yet
+// replays the same.
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "service/config/config_loader.h"
+#include "service/ctl/cli.h"
+#include "service/ctl/commands.h"
+#include "service/ctl/deidentify.h"
+#include "service/ctl/json_lines.h"
+#include "service/engine/alliance_engine.h"
+#include "service/engine/module_set.h"
+#include "service/store/sqlite/sqlite_store.h"
+
+namespace attune::ctl {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::string kDemo =
+    std::string(ATTUNE_SOURCE_DIR) + "/deploy/local/demo/episode.jsonl";
+
+struct Result {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Result RunCtl(const std::vector<std::string>& args) {
+  std::istringstream in;
+  std::ostringstream out;
+  std::ostringstream err;
+  const int code = RunCli(args, CliIo{&in, &out, &err, ""});
+  return {code, out.str(), err.str()};
+}
+
+std::string TempPath(const std::string& name) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      ("attunectl_export_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return (dir / name).string();
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The per-episode part of a replay's text report.
+std::string EpisodeBlock(const std::string& out) {
+  const std::size_t begin = out.find("episode #1:");
+  const std::size_t end = out.find("note:", begin);
+  if (begin == std::string::npos || end == std::string::npos) return "";
+  return out.substr(begin, end - begin);
+}
+
+// The demo clinic: the demo episode up to the rupture prompt, stored by the
+// real engine in tenant "default", and the clinician's dismissal of it.
+class ExportTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    db_ = new std::string(TempPath("clinic.db"));
+    std::filesystem::remove(*db_);
+    std::ifstream in(kDemo);
+    EventLines lines = ReadEventLines(in, kDemo);
+    ASSERT_TRUE(lines.errors.empty());
+    absl::StatusOr<v1::ServerConfig> config = config::LoadEffectiveConfig("");
+    ASSERT_TRUE(config.ok()) << config.status();
+    auto modules = engine::LoadRuleModules(*config);
+    ASSERT_TRUE(modules.ok()) << modules.status();
+    store::SqliteStoreOptions options;
+    options.path = *db_;
+    auto store = store::OpenSqliteStore(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto live = engine::AllianceEngine::Create(store->get(), *config,
+                                               *std::move(modules));
+    ASSERT_TRUE(live.ok()) << live.status();
+    // The log stops right after the dismissal, so the prompt's final state
+    // is the clinician's doing: a replay that lost the feedback would show
+    // it active.
+    bool dismissed = false;
+    for (const NumberedEvent& e : lines.events) {
+      if (dismissed) break;
+      auto response = (*live)->Submit("default", e.event);
+      ASSERT_TRUE(response.ok()) << e.line << ": " << response.status();
+      ++events_;
+      for (const v1::Prompt& p : response->changed()) {
+        if (dismissed || p.kind() != "attune.rupture/check_rupture") continue;
+        v1::RecordPromptFeedbackRequest fb;
+        fb.set_event_id("demo-feedback-1");
+        fb.set_prompt_id(p.id());
+        fb.set_outcome(v1::PromptFeedback::OUTCOME_DISMISSED);
+        fb.set_reason(v1::PromptFeedback::DISMISS_REASON_ALREADY_ADDRESSED);
+        google::protobuf::Timestamp at = e.event.occurred_at();
+        at.set_seconds(at.seconds() + 3600);
+        *fb.mutable_occurred_at() = at;
+        auto changed = (*live)->RecordFeedback("default", fb);
+        ASSERT_TRUE(changed.ok()) << changed.status();
+        ASSERT_EQ(changed->status(), v1::PROMPT_STATUS_DISMISSED);
+        dismissed = true;
+        ++events_;
+      }
+    }
+    ASSERT_TRUE(dismissed) << "the demo no longer raises check_rupture";
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(std::filesystem::path(*db_).parent_path());
+  }
+
+  static std::string* db_;
+  // Events stored, feedback included.
+  static int events_;
+};
+std::string* ExportTest::db_ = nullptr;
+int ExportTest::events_ = 0;
+
+TEST_F(ExportTest, ExportsEveryStoredEventAsJsonLines) {
+  const std::string out = TempPath("plain.jsonl");
+  const Result r = RunCtl({"export", "--db", *db_, "--out", out});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("exported " + std::to_string(events_) +
+                               " event(s) of 1 episode(s)"));
+  std::ifstream in(out);
+  EventLines lines = ReadEventLines(in, out);
+  EXPECT_TRUE(lines.errors.empty());
+  ASSERT_EQ(static_cast<int>(lines.events.size()), events_);
+  EXPECT_EQ(lines.events.front().event.event_id(), "demo-0001");
+  EXPECT_TRUE(std::any_of(
+      lines.events.begin(), lines.events.end(),
+      [](const NumberedEvent& e) { return e.event.has_prompt_feedback(); }));
+  // Health data: readable by its owner only.
+  auto perms = std::filesystem::status(out).permissions();
+  EXPECT_EQ(perms & (std::filesystem::perms::group_all |
+                     std::filesystem::perms::others_all),
+            std::filesystem::perms::none);
+}
+
+TEST_F(ExportTest, ReplayOfTheDatabaseShowsTheFeedbackClinicianGave) {
+  const Result r = RunCtl({"replay", *db_});
+  ASSERT_EQ(r.code, kExitOk) << r.err << r.out;
+  EXPECT_THAT(r.out, HasSubstr("attune.rupture/check_rupture (attune.rupture, "
+                               "dismissed)"));
+  // Same as replaying the exported JSON lines.
+  const std::string out = TempPath("plain2.jsonl");
+  ASSERT_EQ(RunCtl({"export", "--db", *db_, "--out", out}).code, kExitOk);
+  const Result from_file = RunCtl({"replay", out});
+  ASSERT_EQ(from_file.code, kExitOk) << from_file.err;
+  EXPECT_EQ(EpisodeBlock(from_file.out), EpisodeBlock(r.out));
+  EXPECT_FALSE(EpisodeBlock(r.out).empty());
+}
+
+TEST_F(ExportTest, DeidentifiedLogHasNoIdentifiersNorDatesAndReplaysTheSame) {
+  const std::string out = TempPath("deid.jsonl");
+  const Result r =
+      RunCtl({"export", "--db", *db_, "--deidentify", "--out", out});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("de-identified"));
+  const std::string text = ReadAll(out);
+  for (const char* secret :
+       {"demo-client-1", "demo-clinician-1", "demo-episode-1", "demo-0",
+        "demo-feedback", "2026-09-01", "2026-08-25"}) {
+    EXPECT_THAT(text, Not(HasSubstr(secret))) << secret;
+  }
+  const Result plain = RunCtl({"replay", *db_});
+  const Result deid = RunCtl({"replay", out});
+  ASSERT_EQ(deid.code, kExitOk) << deid.err << deid.out;
+  EXPECT_EQ(EpisodeBlock(deid.out), EpisodeBlock(plain.out));
+  EXPECT_THAT(deid.out, HasSubstr("0 rejected"));
+  EXPECT_THAT(deid.out, HasSubstr("dismissed"));
+}
+
+TEST_F(ExportTest, MissingOrWrongDatabaseIsAUsageErrorAndCreatesNothing) {
+  Result r = RunCtl({"export"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("--db: is required"));
+  const std::string missing = TempPath("missing.db");
+  r = RunCtl({"export", "--db", missing});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("no such database file"));
+  EXPECT_FALSE(std::filesystem::exists(missing));
+  r = RunCtl({"export", "--db", kDemo});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("is not an attuned SQLite database"));
+}
+
+TEST(DeidentifierTest, PseudonymsAreStablePerKeyAndKindAndHideTheId) {
+  Deidentifier a("key-a", absl::Hours(24 * 7 * 60));
+  Deidentifier b("key-b", absl::Hours(24 * 7 * 60));
+  EXPECT_EQ(a.Pseudonym("client", "c-1"), a.Pseudonym("client", "c-1"));
+  EXPECT_NE(a.Pseudonym("client", "c-1"), a.Pseudonym("client", "c-2"));
+  EXPECT_NE(a.Pseudonym("client", "c-1"), a.Pseudonym("episode", "c-1"));
+  EXPECT_NE(a.Pseudonym("client", "c-1"), b.Pseudonym("client", "c-1"));
+  EXPECT_THAT(a.Pseudonym("client", "c-1"), Not(HasSubstr("c-1")));
+}
+
+TEST(DeidentifierTest, TimesMoveByWholeWeeksKeepingWeekdayAndIntervals) {
+  absl::StatusOr<Deidentifier> d = Deidentifier::Create();
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_GE(d->shift(), absl::Hours(24 * 7 * 52));
+  EXPECT_EQ(absl::ToInt64Hours(d->shift()) % (24 * 7), 0);
+  v1::SessionEvent e;
+  e.set_event_id("e-1");
+  e.mutable_episode()->set_client_id("c");
+  e.mutable_episode()->set_clinician_id("k");
+  e.mutable_episode()->set_episode_id("ep");
+  e.mutable_occurred_at()->set_seconds(1'790'000'000);
+  auto* held = e.mutable_session_held();
+  held->mutable_start()->set_seconds(1'790'000'000);
+  held->mutable_end()->set_seconds(1'790'003'000);
+  ASSERT_TRUE(d->Apply(
+                   "t",
+                   [](const std::string&) {
+                     return absl::StatusOr<std::optional<v1::Prompt>>(
+                         std::nullopt);
+                   },
+                   e)
+                  .ok());
+  EXPECT_EQ(held->end().seconds() - held->start().seconds(), 3000);
+  EXPECT_EQ(1'790'000'000 - e.occurred_at().seconds(),
+            absl::ToInt64Seconds(d->shift()));
+  EXPECT_NE(e.episode().client_id(), "c");
+  EXPECT_NE(e.event_id(), "e-1");
+}
+
+}  // namespace
+}  // namespace attune::ctl
