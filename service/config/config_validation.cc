@@ -368,8 +368,13 @@ absl::Status CheckTenants(const v1::ServerConfig& c) {
       return Invalid(absl::StrCat(where, ".rules.alliance_preference"),
                      "is server-wide; set it in rules");
     }
-    absl::Status valid =
-        CheckRules(engine::MergeTenantRules(c.rules(), t.rules()));
+    // The tenant's own lists first, so an error names the tenant's entry
+    // (after merging, positions would count the server's entries too).
+    absl::Status valid = CheckModulePolicies(t.rules());
+    if (valid.ok()) valid = CheckModuleSettings(t.rules());
+    if (valid.ok()) {
+      valid = CheckRules(engine::MergeTenantRules(c.rules(), t.rules()));
+    }
     if (!valid.ok()) {
       return absl::Status(valid.code(),
                           absl::StrCat(where, ".", valid.message()));

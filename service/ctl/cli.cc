@@ -262,8 +262,10 @@ CommandLineSpec BuildSpec() {
   exporter.summary = "a tenant's events from a database file, as JSON lines";
   exporter.description =
       "Reads an attuned SQLite database directly (no server is contacted;\n"
-      "safe while attuned runs) and writes every event of the tenant as one\n"
-      "JSON line, episode by episode in the order they were stored: the\n"
+      "safe while attuned runs: the file is never migrated, so its schema\n"
+      "must be this version's) and writes every event of the tenant as one\n"
+      "JSON line, in the order they happened (each episode's events in the\n"
+      "order attuned received them, episodes interleaved by time): the\n"
       "input of 'attunectl submit --batch' (to move a clinic to another\n"
       "store) and of 'attunectl replay'. With --deidentify, client,\n"
       "clinician, episode and event ids become keyed hashes whose key is\n"

@@ -1,20 +1,46 @@
 // attunectl export: a tenant's events out of an attuned database file as
 // JSON lines, the input of `attunectl submit --batch` (moving a clinic to
-// another store) and of `attunectl replay` (backtesting). With --deidentify
-// the log carries no identifiers and no calendar dates (deidentify.h).
+// another store) and of `attunectl replay` (backtesting), in the order the
+// events happened (store_log.h, InterleaveByTime). With --deidentify the log
+// carries no identifiers and no calendar dates (deidentify.h).
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-#include <fstream>
+#include <cerrno>
+#include <cstring>
+#include <ext/stdio_filebuf.h>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "service/ctl/commands.h"
 #include "service/ctl/deidentify.h"
 #include "service/ctl/json_lines.h"
 #include "service/ctl/store_log.h"
 
 namespace attune::ctl {
+namespace {
+
+// The log holds health data: readable by its owner only, whether the file is
+// new or not, and never written through a symlink.
+absl::StatusOr<int> OpenPrivateFile(const std::string& path) {
+  const int fd =
+      ::open(path.c_str(),
+             O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0 || ::fchmod(fd, 0600) != 0) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--out: ", path, ": cannot be written (", std::strerror(err), ")"));
+  }
+  return fd;
+}
+
+}  // namespace
 
 int RunExport(const CommandEnv& env) {
   if (!env.line.Has("db")) {
@@ -34,23 +60,18 @@ int RunExport(const CommandEnv& env) {
       OpenExistingStore(env.line.Get("db"));
   if (!store.ok()) return ReportUsageError(env, store.status());
 
-  std::ofstream file;
+  std::unique_ptr<__gnu_cxx::stdio_filebuf<char>> file;
+  std::unique_ptr<std::ostream> file_stream;
   std::ostream* out = &env.out;
   if (env.line.Has("out")) {
-    const std::string path = env.line.Get("out");
-    // The log holds health data: readable by its owner only.
-    const mode_t old_mask = ::umask(077);
-    file.open(path, std::ios::out | std::ios::trunc);
-    ::umask(old_mask);
-    if (!file) {
-      return ReportUsageError(
-          env,
-          absl::InvalidArgumentError("--out: " + path + ": cannot be written"));
-    }
-    out = &file;
+    absl::StatusOr<int> fd = OpenPrivateFile(env.line.Get("out"));
+    if (!fd.ok()) return ReportUsageError(env, fd.status());
+    file = std::make_unique<__gnu_cxx::stdio_filebuf<char>>(*fd, std::ios::out);
+    file_stream = std::make_unique<std::ostream>(file.get());
+    out = file_stream.get();
   }
 
-  int64_t events = 0;
+  std::vector<v1::SessionEvent> log;
   std::set<std::string> episodes;
   PromptLookup lookup = [&](const std::string& prompt_id) {
     return (*store)->GetPrompt(tenant, prompt_id);
@@ -62,12 +83,21 @@ int RunExport(const CommandEnv& env) {
           absl::Status applied = deid->Apply(tenant, lookup, event);
           if (!applied.ok()) return applied;
         }
-        ++events;
-        return WriteJson(event, /*pretty=*/false, *out);
+        log.push_back(std::move(event));
+        return absl::OkStatus();
       });
-  if (status.ok() && file.is_open()) {
-    file.close();
-    if (!file) status = absl::DataLossError("--out: writing failed");
+  const size_t events = log.size();
+  if (status.ok()) {
+    for (const v1::SessionEvent& event : InterleaveByTime(std::move(log))) {
+      status = WriteJson(event, /*pretty=*/false, *out);
+      if (!status.ok()) break;
+    }
+  }
+  if (status.ok() && file_stream != nullptr) {
+    file_stream->flush();
+    if (!*file_stream || file->close() == nullptr) {
+      status = absl::DataLossError("--out: writing failed");
+    }
   }
   if (!status.ok()) {
     env.err << "attunectl: export: "

@@ -403,13 +403,18 @@ int RunReplay(const CommandEnv& env) {
     // An attuned database: its events, numbered in storage order.
     absl::StatusOr<std::unique_ptr<store::Store>> db = OpenExistingStore(path);
     if (!db.ok()) return ReportUsageError(env, db.status());
+    std::vector<v1::SessionEvent> stored;
     absl::Status read =
-        ForEachStoredEvent(**db, tenant, [&lines](v1::SessionEvent& event) {
-          lines.events.push_back(
-              {static_cast<int>(lines.events.size()) + 1, std::move(event)});
+        ForEachStoredEvent(**db, tenant, [&stored](v1::SessionEvent& event) {
+          stored.push_back(std::move(event));
           return absl::OkStatus();
         });
     if (!read.ok()) return ReportUsageError(env, read);
+    // As they happened, across episodes (store_log.h).
+    for (v1::SessionEvent& event : InterleaveByTime(std::move(stored))) {
+      lines.events.push_back(
+          {static_cast<int>(lines.events.size()) + 1, std::move(event)});
+    }
   } else {
     lines = ReadEventLines(in, path);
   }

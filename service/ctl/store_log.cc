@@ -1,9 +1,18 @@
 #include "service/ctl/store_log.h"
 
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
+#include <queue>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "service/store/sqlite/connection.h"
+#include "service/store/sqlite/migrations.h"
 #include "service/store/sqlite/sqlite_store.h"
 
 namespace attune::ctl {
@@ -32,9 +41,67 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenExistingStore(
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": is not an attuned SQLite database"));
   }
+  // Read the schema version through a query-only connection first: this
+  // tool must never migrate a database an older attuned is serving.
+  {
+    store::sqlite::ConnectionOptions read_only;
+    read_only.read_only = true;
+    absl::StatusOr<std::unique_ptr<store::sqlite::Connection>> conn =
+        store::sqlite::Connection::Open(path, read_only);
+    if (!conn.ok()) return conn.status();
+    absl::StatusOr<int64_t> version = (*conn)->QueryInt64(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        "schema_migrations: read version");
+    if (!version.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path,
+                       ": is not an attuned database (no schema "
+                       "version)"));
+    }
+    const int64_t latest = store::sqlite::LatestSchemaVersion();
+    if (*version != latest) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, ": schema version ", *version, ", this attunectl reads ",
+          latest,
+          *version < latest
+              ? "; start the matching attuned on it once to migrate it"
+              : "; use the attunectl of the attuned that wrote it"));
+    }
+  }
   store::SqliteStoreOptions options;
   options.path = path;
   return store::OpenSqliteStore(options);
+}
+
+std::vector<v1::SessionEvent> InterleaveByTime(
+    std::vector<v1::SessionEvent> events) {
+  // Episodes in order of their first event; each keeps its stored order.
+  std::vector<std::deque<v1::SessionEvent>> episodes;
+  std::map<std::string, size_t> index;
+  for (v1::SessionEvent& e : events) {
+    auto [it, added] = index.emplace(e.episode().episode_id(), episodes.size());
+    if (added) episodes.emplace_back();
+    episodes[it->second].push_back(std::move(e));
+  }
+  auto key = [](const v1::SessionEvent& e) {
+    return std::make_pair(e.occurred_at().seconds(), e.occurred_at().nanos());
+  };
+  // Next event of each episode, earliest first; ties by episode order.
+  using Head = std::tuple<std::pair<int64_t, int32_t>, size_t>;
+  std::priority_queue<Head, std::vector<Head>, std::greater<Head>> heads;
+  for (size_t i = 0; i < episodes.size(); ++i) {
+    heads.emplace(key(episodes[i].front()), i);
+  }
+  std::vector<v1::SessionEvent> out;
+  out.reserve(events.size());
+  while (!heads.empty()) {
+    const size_t i = std::get<1>(heads.top());
+    heads.pop();
+    out.push_back(std::move(episodes[i].front()));
+    episodes[i].pop_front();
+    if (!episodes[i].empty()) heads.emplace(key(episodes[i].front()), i);
+  }
+  return out;
 }
 
 absl::Status ForEachStoredEvent(

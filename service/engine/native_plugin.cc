@@ -5,9 +5,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstddef>
 #include <cstring>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
 #include <mutex>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +21,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "service/common/log.h"
+#include "service/common/status_macros.h"
 #include "service/engine/proposed_prompt.h"
 
 // The opaque host objects of plugin.h. A registrar lives for one
@@ -54,14 +61,64 @@ constexpr uint32_t kMinInfoSize = offsetof(attune_plugin_manifest, name);
 constexpr uint32_t kMinModuleDefSize =
     offsetof(attune_module_def, evaluate) + sizeof(attune_module_def::evaluate);
 
-// Handles are never closed: code and static data of a plugin must outlive
-// every module, callback and log line that came from it.
-void KeepLoaded(void* handle) {
-  static std::mutex* const mu = new std::mutex;
-  static std::vector<void*>* const handles = new std::vector<void*>;
-  std::lock_guard<std::mutex> lock(*mu);
-  handles->push_back(handle);
-}
+// The ABI promises that attune_plugin_info, attune_plugin_init, create and
+// destroy run on one thread, never concurrently. Loads happen at start-up
+// and on reloads (from a worker thread), and a module instance is destroyed
+// on whichever thread drops the last rule set that holds it; so every one of
+// those calls is made on this one long-lived thread instead. It is never
+// joined: plugins are never unloaded, and destroys still queued at exit
+// need not run.
+class PluginThread {
+ public:
+  static PluginThread& Get() {
+    static PluginThread* const thread = new PluginThread();
+    return *thread;
+  }
+
+  // Runs `fn` on the plugin thread and waits for it.
+  void Run(const std::function<void()>& fn) {
+    if (std::this_thread::get_id() == thread_.get_id()) {
+      fn();  // already there (a load from within a load cannot happen today)
+      return;
+    }
+    std::promise<void> done;
+    Post([&] {
+      fn();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
+  // Queues `fn` without waiting.
+  void Post(std::function<void()> fn) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(std::move(fn));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  PluginThread() : thread_([this] { Loop(); }) {}
+
+  void Loop() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return !queue_.empty(); });
+        fn = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      fn();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  std::thread thread_;
+};
 
 // What a plugin hands us as text, made fit for one log line or message.
 std::string Printable(const char* data, std::size_t size, std::size_t max) {
@@ -241,7 +298,11 @@ class NativeRuleModule final : public RuleModule {
         def_(def),
         instance_(instance) {}
   ~NativeRuleModule() override {
-    if (def_.destroy != nullptr) def_.destroy(instance_);
+    if (def_.destroy == nullptr) return;
+    // No evaluate of this instance can still run: the last rule set holding
+    // the module is gone.
+    PluginThread::Get().Post(
+        [destroy = def_.destroy, instance = instance_] { destroy(instance); });
   }
 
   std::string_view id() const override { return id_; }
@@ -362,7 +423,56 @@ bool IsValidModuleId(std::string_view id) {
   return parts >= 1 && len > 0;
 }
 
-absl::StatusOr<LoadedNativePlugin> LoadNativePluginWithInfo(
+namespace {
+
+// One instance of each module with `config`, appended to loaded.modules.
+// Plugin thread only.
+absl::Status CreateInstances(const std::string& path, const std::string& config,
+                             const std::vector<attune_module_def>& defs,
+                             LoadedNativePlugin& loaded) {
+  for (std::size_t i = 0; i < defs.size(); ++i) {
+    const std::string& id = loaded.info.modules[i].id;
+    attune_eval_output sink;
+    void* instance = nullptr;
+    log_source = &path;
+    const int code = static_cast<int>(
+        defs[i].create({config.data(), config.size()}, &instance, &sink));
+    log_source = nullptr;
+    if (code != ATTUNE_OK) {
+      return Refuse(
+          code == ATTUNE_INVALID_ARGUMENT
+              ? absl::StatusCode::kInvalidArgument
+              : absl::StatusCode::kFailedPrecondition,
+          path,
+          absl::StrCat("module ", id, ": create failed with ", CodeName(code),
+                       sink.error.empty() ? "" : ": ", sink.error));
+    }
+    loaded.modules.push_back(std::make_unique<NativeRuleModule>(
+        id, loaded.info.modules[i].version, path, defs[i], instance));
+  }
+  return absl::OkStatus();
+}
+
+// What attune_plugin_init registered, per library. dlopen of a path already
+// loaded returns the same handle: its init ran once and is not run again
+// (the ABI promises one call); later loads create new instances from the
+// same definitions. A failed init is remembered too. Plugin thread only.
+struct InitializedLibrary {
+  absl::Status status;
+  NativePluginInfo info;
+  std::vector<attune_module_def> defs;
+};
+std::map<void*, InitializedLibrary>& Libraries() {
+  static auto* const libraries = new std::map<void*, InitializedLibrary>;
+  return *libraries;
+}
+
+absl::StatusOr<LoadedNativePlugin> InitLibrary(const std::string& path,
+                                               const std::string& config,
+                                               void* handle,
+                                               InitializedLibrary& library);
+
+absl::StatusOr<LoadedNativePlugin> LoadOnPluginThread(
     const std::string& path, const std::string& config_json) {
   using absl::StatusCode;
   if (path.empty()) {
@@ -399,8 +509,29 @@ absl::StatusOr<LoadedNativePlugin> LoadNativePluginWithInfo(
                   absl::StrCat("cannot load as a shared object: ",
                                why == nullptr ? "unknown error" : why));
   }
-  KeepLoaded(handle);
+  // Handles are never closed: code and static data of a plugin must
+  // outlive every module, callback and log line that came from it.
+  if (auto it = Libraries().find(handle); it != Libraries().end()) {
+    if (!it->second.status.ok()) return it->second.status;
+    LoadedNativePlugin loaded;
+    loaded.info = it->second.info;
+    loaded.info.path = path;
+    ATTUNE_RETURN_IF_ERROR(
+        CreateInstances(path, config, it->second.defs, loaded));
+    return loaded;
+  }
+  InitializedLibrary& library = Libraries()[handle];
+  absl::StatusOr<LoadedNativePlugin> loaded =
+      InitLibrary(path, config, handle, library);
+  if (!loaded.ok()) library.status = loaded.status();
+  return loaded;
+}
 
+absl::StatusOr<LoadedNativePlugin> InitLibrary(const std::string& path,
+                                               const std::string& config,
+                                               void* handle,
+                                               InitializedLibrary& library) {
+  using absl::StatusCode;
   auto info_fn = reinterpret_cast<attune_plugin_info_fn>(
       dlsym(handle, ATTUNE_PLUGIN_INFO_SYMBOL));
   if (info_fn == nullptr) {
@@ -483,26 +614,25 @@ absl::StatusOr<LoadedNativePlugin> LoadNativePluginWithInfo(
                   "registered no rule modules");
   }
 
-  for (std::size_t i = 0; i < defs.size(); ++i) {
-    const std::string& id = info.modules[i].id;
-    attune_eval_output sink;
-    void* instance = nullptr;
-    log_source = &info.path;
-    const int code = static_cast<int>(
-        defs[i].create({config.data(), config.size()}, &instance, &sink));
-    log_source = nullptr;
-    if (code != ATTUNE_OK) {
-      return Refuse(
-          code == ATTUNE_INVALID_ARGUMENT ? StatusCode::kInvalidArgument
-                                          : StatusCode::kFailedPrecondition,
-          path,
-          absl::StrCat("module ", id, ": create failed with ", CodeName(code),
-                       sink.error.empty() ? "" : ": ", sink.error));
-    }
-    loaded.modules.push_back(std::make_unique<NativeRuleModule>(
-        id, info.modules[i].version, path, defs[i], instance));
-  }
+  library.info = info;
+  library.defs = defs;
+  // A module refusing this configuration is not a failed init: the next
+  // load may bring a configuration it accepts.
+  ATTUNE_RETURN_IF_ERROR(CreateInstances(path, config, defs, loaded));
   return loaded;
+}
+
+}  // namespace
+
+absl::StatusOr<LoadedNativePlugin> LoadNativePluginWithInfo(
+    const std::string& path, const std::string& config_json) {
+  absl::StatusOr<LoadedNativePlugin> out;
+  PluginThread::Get().Run([&] { out = LoadOnPluginThread(path, config_json); });
+  return out;
+}
+
+void DrainPluginThread() {
+  PluginThread::Get().Run([] {});
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<RuleModule>>> LoadNativePlugin(

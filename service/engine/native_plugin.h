@@ -24,6 +24,14 @@
 // malformed prompt or an error code fails the evaluation; the pipeline skips
 // and counts it. Error messages name the module, never JSON content.
 //
+// Threading: as the ABI promises, attune_plugin_info, attune_plugin_init,
+// create and destroy all run on one dedicated thread, never concurrently,
+// whichever thread loads (start-up, a reload) or drops the last rule set
+// holding a module (destroy is queued there). attune_plugin_init runs once
+// per library: loading a path again (a reload) reuses what it registered and
+// only creates new instances; a failed init is remembered, and a library
+// changed on disk needs a new path (dlopen returns the loaded copy).
+//
 // ABI 1.0 gives attune_plugin_init no error sink: the host takes the last
 // message the plugin logged at level 3 (error) during init as the reason.
 #ifndef ATTUNE_SERVICE_ENGINE_NATIVE_PLUGIN_H_
@@ -75,6 +83,11 @@ absl::StatusOr<LoadedNativePlugin> LoadNativePluginWithInfo(
 // LoadNativePluginWithInfo, modules only.
 absl::StatusOr<std::vector<std::unique_ptr<RuleModule>>> LoadNativePlugin(
     const std::string& path, const std::string& config_json);
+
+// Waits until every plugin call queued so far (module destroys run
+// asynchronously on the plugin thread) has run. For tests and orderly
+// shutdown.
+void DrainPluginThread();
 
 // True when `id` is a module id: dotted, vendor first,
 // [a-z0-9_]+(.[a-z0-9_]+)+.

@@ -50,6 +50,15 @@ absl::StatusOr<ProposedPrompt> CheckProposedPrompt(std::string_view module_id,
   if (!std::isfinite(prompt.strength())) {
     return invalid("strength must be a finite number");
   }
+  if (!v1::PromptScope_IsValid(prompt.scope())) {
+    return invalid("scope is not a PromptScope value");
+  }
+  // Whatever this build does not know is not stored or served.
+  prompt.DiscardUnknownFields();
+  if (prompt.ByteSizeLong() > kMaxProposedPromptBytes) {
+    return invalid(
+        absl::StrCat("is larger than ", kMaxProposedPromptBytes, " bytes"));
+  }
   ProposedPrompt p;
   p.strength = prompt.strength() != 0 ? prompt.strength()
                                       : StrengthOf(prompt.severity());

@@ -25,6 +25,9 @@ namespace attune::engine {
 
 // Summaries are shorter than this many bytes.
 inline constexpr std::size_t kMaxPromptSummaryBytes = 140;
+// Largest prompt a module may propose, serialised (native plugins are also
+// held to 64 KiB of JSON per prompt).
+inline constexpr std::size_t kMaxProposedPromptBytes = 64 * 1024;
 
 // `prompt` checked and stripped as described above, or INTERNAL
 // "module <id>: prompt <n>: <rule>" (n counts from 1). The message names the

@@ -21,6 +21,8 @@ v1::ModuleSource ToProto(engine::ModuleSource source) {
 }  // namespace
 
 v1::ModuleState ModuleStateOf(const engine::ModuleHealth& health) {
+  // A module turned off is not failing, whatever its last run did.
+  if (!health.enabled) return v1::MODULE_STATE_HEALTHY;
   if (!health.available) return v1::MODULE_STATE_CIRCUIT_OPEN;
   if (health.consecutive_failures > 0) return v1::MODULE_STATE_FAILING;
   return v1::MODULE_STATE_HEALTHY;

@@ -25,7 +25,7 @@ namespace attune::testing {
 namespace {
 
 constexpr char kLongGap[] = "example.long_gap/long_gap";
-constexpr int kDeadlineMs = 2000;
+constexpr int kDeadlineMs = 4000;
 
 // The example remote module on 127.0.0.1:0.
 class RemoteModuleProcess {
@@ -165,7 +165,7 @@ TEST(RemoteModuleIntegrationTest, PromptsFlowAndAKilledModuleIsSkipped) {
   EXPECT_EQ(response.assessment().sessions_held(), 5);
   // Once the circuit is open (two failures), nothing waits for the module.
   for (std::size_t i = 2; i < latencies.size(); ++i) {
-    EXPECT_LT(latencies[i], std::chrono::milliseconds(kDeadlineMs / 4)) << i;
+    EXPECT_LT(latencies[i], std::chrono::milliseconds(kDeadlineMs / 2)) << i;
   }
 
   auto admin = v1::RuleAdmin::NewStub(server.channel());

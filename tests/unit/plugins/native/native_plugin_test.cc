@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -404,6 +405,7 @@ TEST(NativePluginTest, LibraryStaysLoadedAfterModulesAreGone) {
         reinterpret_cast<CountFn>(dlsym(probe, "fixture_destroyed_count"))();
     dlclose(probe);
   }  // the modules (and the destroy calls) end here; the library must not
+  DrainPluginThread();  // destroy runs on the plugin thread
   void* probe = dlopen(Fixture("good").c_str(), RTLD_NOW | RTLD_NOLOAD);
   ASSERT_NE(probe, nullptr) << "the plugin was unloaded";
   auto count =
@@ -412,6 +414,47 @@ TEST(NativePluginTest, LibraryStaysLoadedAfterModulesAreGone) {
   // destroy ran once, for fixture.always (fixture.count has none).
   EXPECT_EQ(count(), destroyed_before + 1);
   dlclose(probe);
+}
+
+// The ABI: init once per library; info, init, create and destroy on one
+// thread, never concurrently — also across reloads, whichever thread loads
+// or drops the last reference to a module.
+TEST(NativePluginTest, InitOnceAndLifecycleCallsOnOneThreadAcrossReloads) {
+  using StatsFn = void (*)(int*, int*, int*, int*);
+  auto first = LoadNativePlugin(Fixture("lifecycle"), "");
+  ASSERT_TRUE(first.ok()) << first.status();
+  std::vector<std::thread> threads;
+  std::vector<std::vector<std::unique_ptr<RuleModule>>> reloaded(4);
+  for (auto& slot : reloaded) {
+    threads.emplace_back([&slot] {
+      auto again = LoadNativePlugin(Fixture("lifecycle"), "{}");
+      ASSERT_TRUE(again.ok()) << again.status();
+      slot = *std::move(again);
+    });
+  }
+  for (auto& t : threads) t.join();
+  threads.clear();
+  // Drop instances from other threads, concurrently.
+  for (auto& slot : reloaded) {
+    threads.emplace_back([&slot] { slot.clear(); });
+  }
+  threads.emplace_back([&first] { first->clear(); });
+  for (auto& t : threads) t.join();
+  DrainPluginThread();
+
+  void* probe = dlopen(Fixture("lifecycle").c_str(), RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(probe, nullptr);
+  auto stats =
+      reinterpret_cast<StatsFn>(dlsym(probe, "fixture_lifecycle_stats"));
+  ASSERT_NE(stats, nullptr);
+  int inits = 0, creates = 0, destroys = 0, violations = 0;
+  stats(&inits, &creates, &destroys, &violations);
+  dlclose(probe);
+  EXPECT_EQ(inits, 1);
+  EXPECT_EQ(creates, 5);
+  EXPECT_EQ(destroys, 5);
+  EXPECT_EQ(violations, 0) << "a lifecycle call ran on another thread or "
+                              "concurrently with another";
 }
 
 }  // namespace

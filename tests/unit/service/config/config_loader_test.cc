@@ -620,6 +620,16 @@ std::vector<RuleCase> TenantAndRemoteCases() {
              ->set_shadow(true);
        },
        "tenants[0].rules.modules[0].module_id"},
+      // Positions count the tenant's own entries, not the merged list's.
+      {"TenantModuleSettingsNamedByTheTenantsOwnPosition",
+       [](auto& c) {
+         Rules(c)->add_modules()->set_module_id("attune.bordin");
+         Rules(c)->add_modules()->set_module_id("attune.phase");
+         v1::RulesConfig* r = Tenant(c, "clinic-a")->mutable_rules();
+         r->add_modules()->set_module_id("attune.rupture");
+         r->add_modules()->set_shadow(true);
+       },
+       "tenants[0].rules.modules[1].module_id"},
       {"TenantPolicyWithoutAction",
        [](auto& c) {
          Tenant(c, "clinic-a")

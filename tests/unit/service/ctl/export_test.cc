@@ -18,8 +18,10 @@
 #include "service/ctl/commands.h"
 #include "service/ctl/deidentify.h"
 #include "service/ctl/json_lines.h"
+#include "service/ctl/store_log.h"
 #include "service/engine/alliance_engine.h"
 #include "service/engine/module_set.h"
+#include "service/engine/prompt_reconciler.h"
 #include "service/store/sqlite/sqlite_store.h"
 
 namespace attune::ctl {
@@ -234,6 +236,87 @@ TEST(DeidentifierTest, TimesMoveByWholeWeeksKeepingWeekdayAndIntervals) {
             absl::ToInt64Seconds(d->shift()));
   EXPECT_NE(e.episode().client_id(), "c");
   EXPECT_NE(e.event_id(), "e-1");
+}
+
+TEST_F(ExportTest, OutFileIsMadeOwnerOnlyAndSymlinksAreRefused) {
+  const std::string existing = TempPath("existing.jsonl");
+  std::ofstream(existing) << "old\n";
+  std::filesystem::permissions(existing, std::filesystem::perms(0644));
+  Result r = RunCtl({"export", "--db", *db_, "--out", existing});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(
+      std::filesystem::status(existing).permissions() &
+          std::filesystem::perms::all,
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_THAT(ReadAll(existing), Not(HasSubstr("old\n")));
+
+  const std::string target = TempPath("target.txt");
+  std::ofstream(target) << "keep\n";
+  const std::string link = TempPath("link.jsonl");
+  std::filesystem::remove(link);
+  std::filesystem::create_symlink(target, link);
+  r = RunCtl({"export", "--db", *db_, "--out", link});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("--out: "));
+  EXPECT_EQ(ReadAll(target), "keep\n");
+}
+
+v1::SessionEvent At(const std::string& episode, const std::string& id,
+                    int64_t seconds) {
+  v1::SessionEvent e;
+  e.set_event_id(id);
+  e.mutable_episode()->set_episode_id(episode);
+  e.mutable_occurred_at()->set_seconds(seconds);
+  return e;
+}
+
+TEST(InterleaveByTimeTest, EpisodesInterleaveByTimeEachKeepingItsOrder) {
+  // "b" sorts after "a" but happened first; a2 arrived after a1 though it
+  // is dated earlier (a late measure) and must stay after it.
+  std::vector<v1::SessionEvent> in = {At("b", "b1", 10), At("b", "b2", 40),
+                                      At("a", "a1", 20), At("a", "a2", 15),
+                                      At("a", "a3", 30)};
+  std::vector<std::string> ids;
+  for (const v1::SessionEvent& e : InterleaveByTime(in)) {
+    ids.push_back(e.event_id());
+  }
+  EXPECT_THAT(ids, ::testing::ElementsAre("b1", "a1", "a2", "a3", "b2"));
+}
+
+TEST(DeidentifierTest, FeedbackOnAClinicianPromptNamesItsPseudonymousTwin) {
+  Deidentifier d("key", absl::Hours(24 * 7 * 100));
+  const absl::CivilDay day(2026, 9, 1);
+  const absl::Time day_start = absl::FromCivil(day, absl::UTCTimeZone());
+  v1::Prompt p;
+  p.set_kind("attune.clinician_load/heavy_day");
+  p.set_scope(v1::PROMPT_SCOPE_CLINICIAN);
+  p.mutable_episode()->set_clinician_id("dr-who");
+  p.mutable_episode()->set_episode_id("ep-9");
+  p.set_id(engine::MakePromptId(
+      "default", engine::ClinicianPromptScope("dr-who", day), p.kind(), 1));
+  p.mutable_expires_at()->set_seconds(
+      absl::ToUnixSeconds(day_start + absl::Hours(48)));
+  v1::SessionEvent e = At("ep-9", "fb-1", absl::ToUnixSeconds(day_start));
+  e.mutable_episode()->set_clinician_id("dr-who");
+  e.mutable_episode()->set_client_id("c");
+  e.mutable_prompt_feedback()->set_prompt_id(p.id());
+  ASSERT_TRUE(d.Apply(
+                   "default",
+                   [&p](const std::string& id)
+                       -> absl::StatusOr<std::optional<v1::Prompt>> {
+                     if (id == p.id()) return p;
+                     return std::nullopt;
+                   },
+                   e)
+                  .ok());
+  // What the engine will compute for the shifted, pseudonymised event.
+  const absl::CivilDay shifted = day - 7 * 100;
+  EXPECT_EQ(
+      e.prompt_feedback().prompt_id(),
+      engine::MakePromptId("default",
+                           engine::ClinicianPromptScope(
+                               d.Pseudonym("clinician", "dr-who"), shifted),
+                           p.kind(), 1));
 }
 
 }  // namespace

@@ -590,7 +590,7 @@ TEST_F(RemoteModuleTest, OpenCircuitSkipsTheModuleWithoutCallingIt) {
   run->Run();
   EXPECT_EQ(service_.calls(), 3);  // not called while open
   EXPECT_GE(slowest, milliseconds(300));
-  EXPECT_LT(open * 10, slowest);
+  EXPECT_LT(open * 3, slowest);
 
   const ModuleHealth h = run->Health("acme.long_gap");
   EXPECT_FALSE(h.available);
@@ -605,7 +605,7 @@ TEST_F(RemoteModuleTest, OpenCircuitSkipsTheModuleWithoutCallingIt) {
 
 // Long enough that the tests see the circuit open on a busy machine, short
 // enough to wait for.
-constexpr int kRetryAfterMs = 500;
+constexpr int kRetryAfterMs = 1500;
 
 // Waits (bounded) until the breaker lets a probe through.
 bool AwaitAvailable(const RuleModule& module) {
