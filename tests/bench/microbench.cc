@@ -1,0 +1,270 @@
+// attune-microbench: the engine's per-event CPU work, without gRPC or
+// storage (Google Benchmark).
+//
+//   attune-microbench [--benchmark_filter=Pipeline] [--benchmark_min_time=1]
+//
+// Histories are workload.h episodes with exactly 5, 20 or 100 sessions,
+// cut after the last session's `session_held`, which is the trigger (it
+// runs every module, the clinician-load rules included). The rule set is the
+// compiled-in default configuration with the built-in modules, as attuned
+// runs it.
+//
+//   BM_Fold/N              EpisodeHistory::Fold of the events (copied, as
+//                          the engine does)
+//   BM_Pipeline/N          the built-in rule pipeline on a folded history
+//   BM_FoldAndPipeline/N   both: the engine's per-event rule work
+//   BM_Reconcile           the alert budget over a 20-session episode's
+//                          prompts and proposals
+//   BM_PluginJson/N        the history and trigger as the proto3 JSON a
+//                          native plugin receives
+//   BM_NativePlugin/...    one call of plugins/examples/safety_item_c through
+//                          the native adapter (JSON both ways), 20 sessions:
+//                          quiet (no prompt) and fires (one prompt parsed)
+//   BM_WorkloadEpisode     the load generator's cost to make one episode
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "benchmark/benchmark.h"
+#include "google/protobuf/util/json_util.h"
+#include "plugins/builtin/registry.h"
+#include "service/config/config_loader.h"
+#include "service/engine/episode_history.h"
+#include "service/engine/native_plugin.h"
+#include "service/engine/prompt_reconciler.h"
+#include "service/engine/rule_pipeline.h"
+#include "service/engine/rule_set.h"
+#include "tests/bench/workload.h"
+
+namespace attune::bench {
+namespace {
+
+constexpr char kTenant[] = "default";
+
+const engine::RuleSet& Rules() {
+  static const std::shared_ptr<const engine::RuleSet> set = [] {
+    auto config = config::DefaultConfig();
+    if (!config.ok()) std::abort();
+    auto made = engine::RuleSet::Create(*config, builtin::MakeBuiltinModules());
+    if (!made.ok()) std::abort();
+    return *made;
+  }();
+  return *set;
+}
+
+// Episode `index` with exactly `sessions` sessions, up to and including the
+// last session_held.
+std::vector<v1::SessionEvent> History(int sessions, int64_t index = 0) {
+  Workload w(
+      {.id_prefix = "m", .min_sessions = sessions, .max_sessions = sessions});
+  std::vector<v1::SessionEvent> events = w.Episode(index);
+  while (!events.empty() && !events.back().has_session_held()) {
+    events.pop_back();
+  }
+  return events;
+}
+
+engine::ClinicianDay DayOf(const v1::SessionEvent& held) {
+  engine::ClinicianDay day;
+  day.sessions.push_back({engine::ToTime(held.session_held().start()),
+                          engine::ToTime(held.session_held().end())});
+  return day;
+}
+
+void BM_Fold(benchmark::State& state) {
+  const std::vector<v1::SessionEvent> events =
+      History(static_cast<int>(state.range(0)));
+  for (auto _ : state) {
+    engine::EpisodeHistory h =
+        engine::EpisodeHistory::Fold(events, Rules().instruments());
+    benchmark::DoNotOptimize(h.sessions_held());
+  }
+  state.counters["events"] = static_cast<double>(events.size());
+}
+BENCHMARK(BM_Fold)->Arg(5)->Arg(20)->Arg(100);
+
+void BM_Pipeline(benchmark::State& state) {
+  const std::vector<v1::SessionEvent> events =
+      History(static_cast<int>(state.range(0)));
+  const engine::EpisodeHistory history =
+      engine::EpisodeHistory::Fold(events, Rules().instruments());
+  const engine::ClinicianDay day = DayOf(events.back());
+  const engine::RuleInput input{history, events.back(),
+                                Rules().RulesFor(kTenant), day};
+  for (auto _ : state) {
+    engine::PipelineResult r = Rules().pipeline().Run(input);
+    benchmark::DoNotOptimize(r.proposals.size());
+  }
+  state.counters["events"] = static_cast<double>(events.size());
+}
+BENCHMARK(BM_Pipeline)->Arg(5)->Arg(20)->Arg(100);
+
+void BM_FoldAndPipeline(benchmark::State& state) {
+  const std::vector<v1::SessionEvent> events =
+      History(static_cast<int>(state.range(0)));
+  const engine::ClinicianDay day = DayOf(events.back());
+  for (auto _ : state) {
+    engine::EpisodeHistory history =
+        engine::EpisodeHistory::Fold(events, Rules().instruments());
+    engine::PipelineResult r = Rules().pipeline().Run(
+        {history, events.back(), Rules().RulesFor(kTenant), day});
+    benchmark::DoNotOptimize(r.proposals.size());
+  }
+  state.counters["events"] = static_cast<double>(events.size());
+}
+BENCHMARK(BM_FoldAndPipeline)->Arg(5)->Arg(20)->Arg(100);
+
+// The prompts a 20-session episode has raised by its last session (every
+// prefix run and reconciled as the engine does), and the last proposals.
+struct ReconcileCase {
+  engine::ReconcileInput input;
+};
+
+ReconcileCase MakeReconcileCase() {
+  const v1::RulesConfig& rules = Rules().RulesFor(kTenant);
+  ReconcileCase best;
+  // The first episodes with a dip raise prompts; take the one with most.
+  for (int64_t index = 0; index < 20; ++index) {
+    const std::vector<v1::SessionEvent> events = History(20, index);
+    std::vector<v1::Prompt> prompts;
+    engine::ReconcileInput last;
+    for (size_t n = 1; n <= events.size(); ++n) {
+      std::vector<v1::SessionEvent> prefix(events.begin(), events.begin() + n);
+      engine::EpisodeHistory history =
+          engine::EpisodeHistory::Fold(prefix, Rules().instruments());
+      engine::ClinicianDay day;
+      if (events[n - 1].has_session_held()) day = DayOf(events[n - 1]);
+      engine::PipelineResult r =
+          Rules().pipeline().Run({history, events[n - 1], rules, day});
+      engine::ReconcileInput in;
+      in.tenant = kTenant;
+      in.episode = history.episode();
+      in.existing = prompts;
+      for (auto& p : r.proposals) {
+        if (p.proposal.prompt.scope() != v1::PROMPT_SCOPE_CLINICIAN) {
+          in.proposals.push_back(p);
+        }
+      }
+      in.now = history.latest_time();
+      in.session = history.sessions_held();
+      in.budget = rules.budget();
+      last = in;
+      prompts = engine::Reconcile(std::move(in)).prompts;
+    }
+    if (last.existing.size() > best.input.existing.size()) best.input = last;
+  }
+  return best;
+}
+
+void BM_Reconcile(benchmark::State& state) {
+  static const ReconcileCase c = MakeReconcileCase();
+  for (auto _ : state) {
+    engine::ReconcileResult r = engine::Reconcile(c.input);
+    benchmark::DoNotOptimize(r.prompts.size());
+  }
+  state.counters["prompts"] = static_cast<double>(c.input.existing.size());
+  state.counters["proposals"] = static_cast<double>(c.input.proposals.size());
+}
+BENCHMARK(BM_Reconcile);
+
+std::string ToJson(const google::protobuf::Message& m) {
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(m, &json).ok()) {
+    std::abort();
+  }
+  return json;
+}
+
+// What NativeRuleModule::Evaluate builds before it calls the plugin.
+void BM_PluginJson(benchmark::State& state) {
+  const std::vector<v1::SessionEvent> events =
+      History(static_cast<int>(state.range(0)));
+  const engine::EpisodeHistory history =
+      engine::EpisodeHistory::Fold(events, Rules().instruments());
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    std::string json = "{\"episode\":";
+    absl::StrAppend(&json, ToJson(history.episode()), ",\"events\":[");
+    bool first = true;
+    for (const v1::SessionEvent& e : history.events()) {
+      absl::StrAppend(&json, first ? "" : ",", ToJson(e));
+      first = false;
+    }
+    json += "]}";
+    std::string trigger = ToJson(events.back());
+    bytes = static_cast<int64_t>(json.size() + trigger.size());
+    benchmark::DoNotOptimize(json.data());
+  }
+  state.SetBytesProcessed(state.iterations() * bytes);
+  state.counters["events"] = static_cast<double>(events.size());
+}
+BENCHMARK(BM_PluginJson)->Arg(5)->Arg(20)->Arg(100);
+
+void BM_NativePlugin(benchmark::State& state, bool fires) {
+  static const std::vector<std::unique_ptr<engine::RuleModule>>* modules = [] {
+    auto loaded = engine::LoadNativePlugin(
+        ATTUNE_BENCH_SAFETY_PLUGIN,
+        R"({"instrument": "custom:acme.phq9", "item": 9, "min_score": 1})");
+    if (!loaded.ok() || loaded->size() != 1) {
+      std::fprintf(stderr, "cannot load %s\n", ATTUNE_BENCH_SAFETY_PLUGIN);
+      std::abort();
+    }
+    return new std::vector<std::unique_ptr<engine::RuleModule>>(
+        *std::move(loaded));
+  }();
+  std::vector<v1::SessionEvent> events = History(20);
+  v1::SessionEvent phq = events.back();
+  phq.clear_session_held();
+  phq.set_event_id(phq.event_id() + "-phq");
+  v1::MeasureRecorded* m = phq.mutable_measure_recorded();
+  m->set_session_number(20);
+  m->set_instrument(v1::INSTRUMENT_CUSTOM);
+  m->set_rater(v1::RATER_CLIENT);
+  v1::CustomInstrument* custom = m->mutable_custom();
+  custom->set_name("acme.phq9");
+  custom->set_construct(v1::CONSTRUCT_OUTCOME);
+  custom->set_item_count(9);
+  custom->set_item_min(0);
+  custom->set_item_max(3);
+  custom->set_total_min(0);
+  custom->set_total_max(27);
+  for (double v : {1, 2, 1, 1, 0, 1, 2, 1, 2}) m->add_items(v);
+  if (fires) events.push_back(phq);
+  const engine::EpisodeHistory history =
+      engine::EpisodeHistory::Fold(events, Rules().instruments());
+  const engine::ClinicianDay day;
+  const engine::RuleInput input{history, events.back(),
+                                Rules().RulesFor(kTenant), day};
+  for (auto _ : state) {
+    engine::RuleOutput out;
+    v1::Assessment assessment;
+    out.assessment = &assessment;
+    absl::Status s = (*modules)[0]->Evaluate(input, out);
+    if (!s.ok() || out.prompts.size() != (fires ? 1u : 0u)) {
+      state.SkipWithError("the plugin did not answer as expected");
+      break;
+    }
+  }
+  state.counters["events"] = static_cast<double>(events.size());
+}
+BENCHMARK_CAPTURE(BM_NativePlugin, quiet, false);
+BENCHMARK_CAPTURE(BM_NativePlugin, fires, true);
+
+void BM_WorkloadEpisode(benchmark::State& state) {
+  Workload w({.id_prefix = "w"});
+  int64_t i = 0;
+  int64_t events = 0;
+  for (auto _ : state) {
+    std::vector<v1::SessionEvent> e = w.Episode(i++);
+    events += static_cast<int64_t>(e.size());
+  }
+  state.SetItemsProcessed(events);
+}
+BENCHMARK(BM_WorkloadEpisode);
+
+}  // namespace
+}  // namespace attune::bench
+
+BENCHMARK_MAIN();
