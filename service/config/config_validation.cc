@@ -1,10 +1,12 @@
 // ValidateConfig (declared in config_loader.h).
 #include <cmath>
 #include <cstdint>
+#include <fstream>
 #include <limits>
 #include <set>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -383,6 +385,75 @@ absl::Status CheckTenants(const v1::ServerConfig& c) {
   return absl::OkStatus();
 }
 
+// Security files are read at start-up: refuse a configuration whose files
+// are missing, unreadable or plainly not what the field asks for, naming the
+// field (never the file's content).
+absl::Status CheckFile(absl::string_view field, const std::string& path,
+                       absl::string_view marker, absl::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Invalid(field, absl::StrCat("cannot read ", path));
+  std::string content((std::istreambuf_iterator<char>(in)),
+                      std::istreambuf_iterator<char>());
+  if (in.bad()) return Invalid(field, absl::StrCat("cannot read ", path));
+  if (!marker.empty() && !absl::StrContains(content, marker)) {
+    return Invalid(field, absl::StrCat(path, " is not ", what));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTls(const v1::ServerConfig& c) {
+  if (!c.has_tls()) return absl::OkStatus();
+  const v1::TlsConfig& t = c.tls();
+  ATTUNE_RETURN_IF_ERROR(FieldChecks("tls")
+                             .Required(t.cert_file(), "cert_file")
+                             .Required(t.key_file(), "key_file")
+                             .status());
+  ATTUNE_RETURN_IF_ERROR(CheckFile("tls.cert_file", t.cert_file(),
+                                   "-----BEGIN CERTIFICATE-----",
+                                   "a PEM certificate chain"));
+  ATTUNE_RETURN_IF_ERROR(CheckFile("tls.key_file", t.key_file(),
+                                   "PRIVATE KEY-----", "a PEM private key"));
+  if (!t.client_ca_file().empty()) {
+    ATTUNE_RETURN_IF_ERROR(CheckFile("tls.client_ca_file", t.client_ca_file(),
+                                     "-----BEGIN CERTIFICATE-----",
+                                     "PEM CA certificates"));
+  }
+  if (!v1::TlsConfig::CertificateTenant_IsValid(t.tenant_from_certificate())) {
+    return Invalid("tls.tenant_from_certificate", "unknown value");
+  }
+  if (t.tenant_from_certificate() !=
+          v1::TlsConfig::CERTIFICATE_TENANT_UNSPECIFIED &&
+      t.client_ca_file().empty()) {
+    return Invalid("tls.tenant_from_certificate",
+                   "needs tls.client_ca_file (client certificates)");
+  }
+  return absl::OkStatus();
+}
+
+// The key set itself is parsed when the server starts (JwksFile::Open).
+absl::Status CheckAuth(const v1::ServerConfig& c) {
+  if (!c.has_auth()) return absl::OkStatus();
+  const v1::AuthConfig& a = c.auth();
+  FieldChecks checks("auth");
+  checks.Required(a.jwks_file(), "jwks_file")
+      .Required(a.audience(), "audience");
+  if (a.has_max_clock_skew_seconds()) {
+    checks.Range(a.max_clock_skew_seconds(), 0, 300, "max_clock_skew_seconds");
+  }
+  if (a.has_tenant_claim()) checks.Required(a.tenant_claim(), "tenant_claim");
+  if (a.has_roles_claim()) checks.Required(a.roles_claim(), "roles_claim");
+  ATTUNE_RETURN_IF_ERROR(checks.status());
+  if (a.issuers_size() == 0) {
+    return Invalid("auth.issuers", "at least one issuer is required");
+  }
+  for (int i = 0; i < a.issuers_size(); ++i) {
+    if (a.issuers(i).empty()) {
+      return Invalid(absl::StrCat("auth.issuers[", i, "]"), "is empty");
+    }
+  }
+  return CheckFile("auth.jwks_file", a.jwks_file(), "", "");
+}
+
 }  // namespace
 
 absl::Status ValidateConfig(const v1::ServerConfig& config) {
@@ -390,6 +461,8 @@ absl::Status ValidateConfig(const v1::ServerConfig& config) {
   ATTUNE_RETURN_IF_ERROR(CheckStore(config.store()));
   ATTUNE_RETURN_IF_ERROR(CheckPlugins(config));
   ATTUNE_RETURN_IF_ERROR(CheckRemoteModules(config));
+  ATTUNE_RETURN_IF_ERROR(CheckTls(config));
+  ATTUNE_RETURN_IF_ERROR(CheckAuth(config));
   ATTUNE_RETURN_IF_ERROR(CheckRules(config.rules()));
   return CheckTenants(config);
 }

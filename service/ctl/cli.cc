@@ -1,8 +1,7 @@
 #include "service/ctl/cli.h"
 
 #include "absl/status/statusor.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
+#include "service/ctl/channel.h"
 #include "service/ctl/commands.h"
 #include "service/ctl/flag_values.h"
 
@@ -21,6 +20,15 @@ CommandLineSpec BuildSpec() {
       {"timeout", "DURATION",
        "deadline of every call except watch, e.g. 500ms, 30s\n"
        "(default 10s)"},
+      {"tls-ca", "FILE",
+       "connect with TLS; verify attuned's certificate against\n"
+       "these PEM CA certificates"},
+      {"tls-cert", "FILE",
+       "client certificate (PEM) for mutual TLS; needs --tls-key"},
+      {"tls-key", "FILE", "private key (PEM) of --tls-cert"},
+      {"token-file", "FILE",
+       "send the bearer token (JWT) in FILE with every call;\n"
+       "never printed. Plain text only to loopback"},
   };
 
   CommandSpec submit;
@@ -379,17 +387,14 @@ int RunCli(const std::vector<std::string>& args, const CliIo& io) {
     return kExitUsage;
   }
 
-  // Loopback sidecar: plaintext. TLS and tokens arrive with attuned's auth.
-  // Batch responses run to a few KiB per event: allow what attuned may send.
-  grpc::ChannelArguments channel_args;
-  channel_args.SetMaxReceiveMessageSize(64 << 20);
-  CommandEnv env{*line,
-                 grpc::CreateCustomChannel(
-                     server, grpc::InsecureChannelCredentials(), channel_args),
-                 server,
-                 *timeout,
-                 *io.in,
-                 *io.out,
+  // Plain text to the loopback sidecar unless TLS flags say otherwise.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      OpenChannel(*line, server);
+  if (!channel.ok()) {
+    *io.err << "attunectl: " << channel.status().message() << "\n";
+    return kExitUsage;
+  }
+  CommandEnv env{*line,  *std::move(channel), server, *timeout, *io.in, *io.out,
                  *io.err};
   return run(env);
 }

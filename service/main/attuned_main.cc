@@ -29,9 +29,9 @@ ABSL_FLAG(bool, print_config, false,
           "Print the effective configuration and exit");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
 ABSL_FLAG(bool, insecure_remote, false,
-          "Allow listening on a non-loopback address without TLS. This build "
-          "has no TLS: only behind a proxy that terminates TLS on the same "
-          "host");
+          "Allow listening on a non-loopback address without TLS (no tls in "
+          "the configuration): only behind a proxy that terminates TLS on the "
+          "same host");
 
 namespace {
 
@@ -41,8 +41,8 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
-// Loopback and Unix sockets are the sidecar case; anything else would put
-// health data on a network in clear text.
+// Loopback and Unix sockets are the sidecar case; anything else without TLS
+// would put health data on a network in clear text.
 bool IsLocalAddress(const std::string& address) {
   if (address.rfind("unix:", 0) == 0) return true;
   for (const char* prefix : {"127.", "localhost:", "[::1]:"}) {
@@ -89,12 +89,12 @@ int main(int argc, char** argv) {
   absl::StatusOr<attune::v1::ServerConfig> config = LoadConfig(
       config_path, absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_db));
   if (!config.ok()) return Fail(config.status());
-  if (!IsLocalAddress(config->listen_address())) {
+  if (!IsLocalAddress(config->listen_address()) && !config->has_tls()) {
     if (!absl::GetFlag(FLAGS_insecure_remote)) {
       return Fail(absl::FailedPreconditionError(
-          "listen_address: is not a loopback address and this build has no "
-          "TLS; bind 127.0.0.1 (the sidecar default) or pass "
-          "--insecure_remote behind a TLS-terminating proxy"));
+          "listen_address: is not a loopback address and tls is not "
+          "configured; configure tls, bind 127.0.0.1 (the sidecar default) "
+          "or pass --insecure_remote behind a TLS-terminating proxy"));
     }
     ATTUNE_LOG(WARNING) << "INSECURE: listening beyond loopback without TLS "
                            "(--insecure_remote); health data travels in "

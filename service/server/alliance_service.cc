@@ -151,17 +151,29 @@ class PromptWatcher final : public grpc::ServerWriteReactor<v1::PromptUpdate> {
 
 }  // namespace
 
-std::string TenantOf(const grpc::CallbackServerContext*) { return "default"; }
+absl::StatusOr<Caller> ResolveCaller(const CallerResolver* callers,
+                                     const grpc::CallbackServerContext* ctx,
+                                     Rpc rpc) {
+  static const CallerResolver* const kNoConfiguration = new CallerResolver();
+  return (callers != nullptr ? callers : kNoConfiguration)->Resolve(*ctx, rpc);
+}
 
 AllianceServiceImpl::AllianceServiceImpl(engine::AllianceEngine* engine,
-                                         WorkerPool* pool)
-    : engine_(engine), pool_(pool) {}
+                                         WorkerPool* pool,
+                                         const CallerResolver* callers)
+    : engine_(engine), pool_(pool), callers_(callers) {}
 
 grpc::ServerUnaryReactor* AllianceServiceImpl::SubmitEvent(
     grpc::CallbackServerContext* ctx, const v1::SubmitEventRequest* req,
     v1::SubmitEventResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  std::string tenant = TenantOf(ctx);
+  absl::StatusOr<Caller> caller =
+      ResolveCaller(callers_, ctx, Rpc::kSubmitEvent);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  std::string tenant = caller->tenant;
   pool_->Run([this, tenant, req, resp, reactor] {
     absl::StatusOr<v1::SubmitEventResponse> r =
         engine_->Submit(tenant, req->event());
@@ -175,6 +187,12 @@ grpc::ServerUnaryReactor* AllianceServiceImpl::SubmitEvents(
     grpc::CallbackServerContext* ctx, const v1::SubmitEventsRequest* req,
     v1::SubmitEventsResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
+  absl::StatusOr<Caller> caller =
+      ResolveCaller(callers_, ctx, Rpc::kSubmitEvents);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
   int max = engine_->config().max_batch_events();
   if (req->events_size() > max) {
     reactor->Finish(grpc::Status(
@@ -182,7 +200,7 @@ grpc::ServerUnaryReactor* AllianceServiceImpl::SubmitEvents(
         absl::StrCat("events: at most ", max, " events per call")));
     return reactor;
   }
-  std::string tenant = TenantOf(ctx);
+  std::string tenant = caller->tenant;
   pool_->Run([this, tenant, req, resp, reactor] {
     std::vector<v1::SessionEvent> events(req->events().begin(),
                                          req->events().end());
@@ -210,7 +228,13 @@ grpc::ServerUnaryReactor* AllianceServiceImpl::GetAssessment(
     grpc::CallbackServerContext* ctx, const v1::GetAssessmentRequest* req,
     v1::GetAssessmentResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  std::string tenant = TenantOf(ctx);
+  absl::StatusOr<Caller> caller =
+      ResolveCaller(callers_, ctx, Rpc::kGetAssessment);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  std::string tenant = caller->tenant;
   pool_->Run([this, tenant, req, resp, reactor] {
     auto r = engine_->GetAssessment(tenant, req->episode_id());
     if (r.ok()) *resp->mutable_assessment() = *std::move(r);
@@ -223,8 +247,14 @@ grpc::ServerUnaryReactor* AllianceServiceImpl::ListPrompts(
     grpc::CallbackServerContext* ctx, const v1::ListPromptsRequest* req,
     v1::ListPromptsResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
+  absl::StatusOr<Caller> caller =
+      ResolveCaller(callers_, ctx, Rpc::kListPrompts);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
   store::PromptQuery q;
-  q.tenant = TenantOf(ctx);
+  q.tenant = caller->tenant;
   q.episode_id = req->episode_id();
   q.clinician_id = req->clinician_id();
   for (int s : req->statuses()) {
@@ -250,19 +280,20 @@ grpc::ServerUnaryReactor* AllianceServiceImpl::ListPrompts(
 
 grpc::ServerWriteReactor<v1::PromptUpdate>* AllianceServiceImpl::WatchPrompts(
     grpc::CallbackServerContext* ctx, const v1::WatchPromptsRequest* req) {
+  class Rejected : public grpc::ServerWriteReactor<v1::PromptUpdate> {
+   public:
+    explicit Rejected(grpc::Status status) { Finish(std::move(status)); }
+    void OnDone() override { delete this; }
+  };
+  absl::StatusOr<Caller> caller =
+      ResolveCaller(callers_, ctx, Rpc::kWatchPrompts);
+  if (!caller.ok()) return new Rejected(ToGrpcStatus(caller.status()));
   if (req->episode_id().empty() == req->clinician_id().empty()) {
-    class Rejected : public grpc::ServerWriteReactor<v1::PromptUpdate> {
-     public:
-      Rejected() {
-        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            "episode_id: exactly one of episode_id and "
-                            "clinician_id is required"));
-      }
-      void OnDone() override { delete this; }
-    };
-    return new Rejected();
+    return new Rejected(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                     "episode_id: exactly one of episode_id "
+                                     "and clinician_id is required"));
   }
-  engine::PromptFilter filter{TenantOf(ctx), req->episode_id(),
+  engine::PromptFilter filter{caller->tenant, req->episode_id(),
                               req->clinician_id()};
   return new PromptWatcher(engine_, pool_, std::move(filter));
 }
@@ -272,7 +303,13 @@ grpc::ServerUnaryReactor* AllianceServiceImpl::RecordPromptFeedback(
     const v1::RecordPromptFeedbackRequest* req,
     v1::RecordPromptFeedbackResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  std::string tenant = TenantOf(ctx);
+  absl::StatusOr<Caller> caller =
+      ResolveCaller(callers_, ctx, Rpc::kRecordPromptFeedback);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  std::string tenant = caller->tenant;
   pool_->Run([this, tenant, req, resp, reactor] {
     auto r = engine_->RecordFeedback(tenant, *req);
     if (r.ok()) *resp->mutable_prompt() = *std::move(r);

@@ -8,13 +8,17 @@
 
 #include "attune/v1/alliance_service.grpc.pb.h"
 #include "service/engine/alliance_engine.h"
+#include "service/server/caller.h"
 #include "service/server/worker_pool.h"
 
 namespace attune::server {
 
 class AllianceServiceImpl final : public v1::AllianceService::CallbackService {
  public:
-  AllianceServiceImpl(engine::AllianceEngine* engine, WorkerPool* pool);
+  // `callers` decides each call's tenant and role (caller.h); null means
+  // tenant "default" with every role. Not owned; outlives the service.
+  AllianceServiceImpl(engine::AllianceEngine* engine, WorkerPool* pool,
+                      const CallerResolver* callers = nullptr);
 
   grpc::ServerUnaryReactor* SubmitEvent(grpc::CallbackServerContext* ctx,
                                         const v1::SubmitEventRequest* req,
@@ -39,11 +43,14 @@ class AllianceServiceImpl final : public v1::AllianceService::CallbackService {
  private:
   engine::AllianceEngine* engine_;
   WorkerPool* pool_;
+  const CallerResolver* callers_;
 };
 
-// The tenant of a call. One tenant ("default") until authentication assigns
-// tenants from credentials.
-std::string TenantOf(const grpc::CallbackServerContext* ctx);
+// The caller of one call of `rpc` (CallerResolver::Resolve); with no
+// resolver, tenant "default" and every role.
+absl::StatusOr<Caller> ResolveCaller(const CallerResolver* callers,
+                                     const grpc::CallbackServerContext* ctx,
+                                     Rpc rpc);
 
 }  // namespace attune::server
 

@@ -1,8 +1,10 @@
 #include "service/server/attune_server.h"
 
 #include <chrono>
+#include <fstream>
 #include <iterator>
 #include <set>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -113,6 +115,47 @@ std::string ModuleFieldOf(const v1::ServerConfig& config,
   return field;
 }
 
+absl::StatusOr<std::string> ReadPem(const std::string& field,
+                                    const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(field, ": cannot read ", path));
+  }
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+// Plain text without `tls`; TLS (gRPC: 1.2 minimum) with it, and mutual TLS
+// with a client CA.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> CredentialsFor(
+    const v1::ServerConfig& config) {
+  if (!config.has_tls()) return grpc::InsecureServerCredentials();
+  const v1::TlsConfig& tls = config.tls();
+  grpc::SslServerCredentialsOptions options(
+      GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ATTUNE_ASSIGN_OR_RETURN(pair.cert_chain,
+                          ReadPem("tls.cert_file", tls.cert_file()));
+  ATTUNE_ASSIGN_OR_RETURN(pair.private_key,
+                          ReadPem("tls.key_file", tls.key_file()));
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!tls.client_ca_file().empty()) {
+    ATTUNE_ASSIGN_OR_RETURN(
+        options.pem_root_certs,
+        ReadPem("tls.client_ca_file", tls.client_ca_file()));
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+const char* TransportName(const v1::ServerConfig& config) {
+  if (!config.has_tls()) return "plaintext";
+  return config.tls().client_ca_file().empty() ? "tls" : "mtls";
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
@@ -125,19 +168,21 @@ absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
   ATTUNE_ASSIGN_OR_RETURN(
       s->engine_, engine::AllianceEngine::Create(s->store_.get(), config,
                                                  std::move(modules)));
+  ATTUNE_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                          CredentialsFor(config));
+  ATTUNE_ASSIGN_OR_RETURN(s->callers_, CallerResolver::Create(config));
   s->pool_ = std::make_unique<WorkerPool>(kWorkerThreads);
-  s->service_ =
-      std::make_unique<AllianceServiceImpl>(s->engine_.get(), s->pool_.get());
+  s->service_ = std::make_unique<AllianceServiceImpl>(
+      s->engine_.get(), s->pool_.get(), s->callers_.get());
   AttuneServer* self = s.get();
   s->admin_ = std::make_unique<RuleAdminServiceImpl>(
       s->engine_.get(), s->store_.get(), s->pool_.get(),
-      [self] { return self->Reload(); });
+      [self] { return self->Reload(); }, s->callers_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen_address(),
-                           grpc::InsecureServerCredentials(), &s->port_);
+  builder.AddListeningPort(config.listen_address(), credentials, &s->port_);
   builder.RegisterService(s->service_.get());
   builder.RegisterService(s->admin_.get());
   builder.SetMaxReceiveMessageSize(config.max_message_bytes());
@@ -156,6 +201,8 @@ absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
   s->health_thread_ = std::thread([self] { self->HealthLoop(); });
   ATTUNE_LOG(INFO)
       << "attuned serving" << LogField("port", s->port_)
+      << LogField("transport", TransportName(config))
+      << LogField("auth", config.has_auth() ? "jwt" : "none")
       << LogField(
              "modules",
              s->engine_->rules()->pipeline().Health(config.rules()).size());

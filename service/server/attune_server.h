@@ -14,6 +14,13 @@
 // 500 ms and after each reload; a module that left the set is NOT_SERVING
 // (the health service cannot forget a name).
 //
+// Transport and callers: with `tls` in the configuration the port speaks TLS
+// (1.2 or 1.3) with the configured certificate, and with client_ca_file only
+// clients whose certificate verifies get through the handshake; without it,
+// plain text (the caller of Start decides whether the address allows that).
+// Every AllianceService and RuleAdmin call passes CallerResolver (caller.h);
+// health and reflection do not.
+//
 // Threading: Reload and Shutdown may be called from any thread; reloads run
 // one at a time. Shutdown must not race with the destructor.
 #ifndef ATTUNE_SERVICE_SERVER_ATTUNE_SERVER_H_
@@ -34,6 +41,7 @@
 #include "grpcpp/server.h"
 #include "service/engine/alliance_engine.h"
 #include "service/server/alliance_service.h"
+#include "service/server/caller.h"
 #include "service/server/reload.h"
 #include "service/server/rule_admin_service.h"
 #include "service/server/worker_pool.h"
@@ -92,6 +100,8 @@ class AttuneServer {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<engine::AllianceEngine> engine_;
   std::unique_ptr<WorkerPool> pool_;
+  // Before the services, which hold it.
+  std::unique_ptr<CallerResolver> callers_;
   std::unique_ptr<AllianceServiceImpl> service_;
   std::unique_ptr<RuleAdminServiceImpl> admin_;
   std::unique_ptr<grpc::Server> server_;

@@ -14,14 +14,25 @@ namespace attune::server {
 
 RuleAdminServiceImpl::RuleAdminServiceImpl(engine::AllianceEngine* engine,
                                            store::Store* store,
-                                           WorkerPool* pool, Reloader reload)
-    : engine_(engine), store_(store), pool_(pool), reload_(std::move(reload)) {}
+                                           WorkerPool* pool, Reloader reload,
+                                           const CallerResolver* callers)
+    : engine_(engine),
+      store_(store),
+      pool_(pool),
+      reload_(std::move(reload)),
+      callers_(callers) {}
 
 grpc::ServerUnaryReactor* RuleAdminServiceImpl::ListModules(
     grpc::CallbackServerContext* ctx, const v1::ListModulesRequest*,
     v1::ListModulesResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  std::string tenant = TenantOf(ctx);
+  absl::StatusOr<Caller> caller =
+      ResolveCaller(callers_, ctx, Rpc::kListModules);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  std::string tenant = caller->tenant;
   pool_->Run([this, tenant, resp, reactor] {
     absl::StatusOr<std::map<std::string, v1::FeedbackTally>> tallies =
         FeedbackTallies(*store_, tenant);
@@ -42,12 +53,18 @@ grpc::ServerUnaryReactor* RuleAdminServiceImpl::ReloadModules(
     grpc::CallbackServerContext* ctx, const v1::ReloadModulesRequest*,
     v1::ReloadModulesResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
+  absl::StatusOr<Caller> caller =
+      ResolveCaller(callers_, ctx, Rpc::kReloadModules);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
   if (!reload_) {
     reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                                  "no configuration file to reload"));
     return reactor;
   }
-  std::string tenant = TenantOf(ctx);
+  std::string tenant = caller->tenant;
   // Loading plugins and describing remote modules can take seconds: never on
   // a gRPC callback thread.
   pool_->Run([this, tenant, resp, reactor] {
@@ -77,7 +94,13 @@ grpc::ServerUnaryReactor* RuleAdminServiceImpl::CompareShadow(
     grpc::CallbackServerContext* ctx, const v1::CompareShadowRequest* req,
     v1::CompareShadowResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  std::string tenant = TenantOf(ctx);
+  absl::StatusOr<Caller> caller =
+      ResolveCaller(callers_, ctx, Rpc::kCompareShadow);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  std::string tenant = caller->tenant;
   // Store reads: off the gRPC callback thread.
   pool_->Run([this, tenant, req, resp, reactor] {
     absl::StatusOr<v1::CompareShadowResponse> compared =

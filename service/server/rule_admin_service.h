@@ -4,6 +4,7 @@
 
 #include "attune/v1/rule_admin.grpc.pb.h"
 #include "service/engine/alliance_engine.h"
+#include "service/server/caller.h"
 #include "service/server/reload.h"
 #include "service/server/worker_pool.h"
 #include "service/store/store.h"
@@ -13,9 +14,12 @@ namespace attune::server {
 class RuleAdminServiceImpl final : public v1::RuleAdmin::CallbackService {
  public:
   // `reload` serves ReloadModules (AttuneServer::Reload); without one
-  // ReloadModules is FAILED_PRECONDITION.
+  // ReloadModules is FAILED_PRECONDITION. `callers` decides each call's
+  // tenant and whether it holds the admin role (caller.h); null means tenant
+  // "default" with every role. Not owned.
   RuleAdminServiceImpl(engine::AllianceEngine* engine, store::Store* store,
-                       WorkerPool* pool, Reloader reload = nullptr);
+                       WorkerPool* pool, Reloader reload = nullptr,
+                       const CallerResolver* callers = nullptr);
 
   grpc::ServerUnaryReactor* ListModules(grpc::CallbackServerContext* ctx,
                                         const v1::ListModulesRequest* req,
@@ -32,6 +36,7 @@ class RuleAdminServiceImpl final : public v1::RuleAdmin::CallbackService {
   store::Store* store_;
   WorkerPool* pool_;
   Reloader reload_;
+  const CallerResolver* callers_;
 };
 
 }  // namespace attune::server
