@@ -335,7 +335,9 @@ TEST_F(ReloadTest, SettingsThatNeedARestartAreListedAndTheRestApplies) {
                                      response.restart_required().end()),
             (std::vector<std::string>{"max_batch_events",
                                       "store.group_commit_max_batch"}));
-  const v1::ModuleReport* adherence = Find(List(), "attune.feedback_adherence");
+  const v1::ListModulesResponse modules = List();
+  const v1::ModuleReport* adherence =
+      Find(modules, "attune.feedback_adherence");
   ASSERT_NE(adherence, nullptr);
   EXPECT_FALSE(adherence->enabled());
   EXPECT_NE(server_->Log().find("max_batch_events"), std::string::npos);
