@@ -9,7 +9,7 @@ build_pkgs=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libssl-dev
 )
-test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev clang-format sqlite3)
+test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev clang-format sqlite3 clang libclang-rt-dev)
 
 want=("${build_pkgs[@]}")
 [ "${1:-test}" = "test" ] && want+=("${test_pkgs[@]}")

@@ -4,6 +4,8 @@
 #
 #   tests/run.sh                 everything
 #   ATTUNE_SKIP_SANITIZERS=1 tests/run.sh   the fast loop
+#   ATTUNE_FUZZ_SECONDS=0 tests/run.sh       without the fuzzing step
+#                                            (default: 10 s per fuzz target)
 #
 # Build trees go to build/ and build-asan/ in the checkout (git-ignored);
 # compiler cache outside it (CCACHE_DIR, default /var/cache/attune-ccache).
@@ -34,5 +36,12 @@ if [ -z "${ATTUNE_SKIP_SANITIZERS:-}" ]; then
     run_suite "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DATTUNE_SANITIZE=ON
 fi
 
+# Bounded fuzzing before the release suite, so ctest's summary stays the
+# last line of the run.
+if [ "${ATTUNE_FUZZ_SECONDS:-10}" != 0 ]; then
+  "$root/tests/fuzz/run.sh" "${ATTUNE_FUZZ_SECONDS:-10}"
+fi
+
 echo "== release build and tests"
 run_suite "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+

@@ -80,6 +80,8 @@ absl::StatusOr<ProposedPrompt> CheckProposedPrompt(std::string_view module_id,
 }
 
 bool IsValidModuleVersion(std::string_view v) {
+  // First: a bare MAJOR.MINOR.PATCH returns before the suffix loop.
+  if (v.size() > 64) return false;
   // MAJOR.MINOR.PATCH, then an optional -pre or +build suffix.
   int dots = 0;
   std::size_t i = 0;
@@ -105,7 +107,7 @@ bool IsValidModuleVersion(std::string_view v) {
       return false;
     }
   }
-  return v.size() <= 64;
+  return true;
 }
 
 }  // namespace attune::engine

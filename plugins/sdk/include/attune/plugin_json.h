@@ -16,9 +16,10 @@
  *  - attune_json_string() returns the raw bytes between the quotes; it
  *    fails (returns 0) when they contain a backslash escape, rather than
  *    returning something half-decoded.
- *  - Numbers are parsed with strtod() (at most 63 characters), so the C
- *    locale's decimal point is assumed. A quoted number ("2", "NaN") is
- *    accepted, as proto3 JSON allows.
+ *  - Numbers must follow JSON's number grammar (no "01", "1.", ".5",
+ *    "inf" or hex) and are converted with strtod() (at most 63
+ *    characters), so the C locale's decimal point is assumed. A quoted
+ *    number ("2", "NaN") is accepted, as proto3 JSON allows.
  *  - Duplicate keys: the first one wins.
  *  - Brackets are counted, not matched by type, when a value is skipped.
  *
@@ -248,6 +249,31 @@ static inline int attune_json_string(attune_str value, attune_str* content) {
   return 1;
 }
 
+/* True when the NUL-terminated `s` is a JSON number (RFC 8259 section 6):
+ * -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static inline int attune_json_is_number_text_(const char* s) {
+  if (*s == '-') ++s;
+  if (*s == '0') {
+    ++s;
+  } else if (*s >= '1' && *s <= '9') {
+    while (*s >= '0' && *s <= '9') ++s;
+  } else {
+    return 0;
+  }
+  if (*s == '.') {
+    ++s;
+    if (!(*s >= '0' && *s <= '9')) return 0;
+    while (*s >= '0' && *s <= '9') ++s;
+  }
+  if (*s == 'e' || *s == 'E') {
+    ++s;
+    if (*s == '+' || *s == '-') ++s;
+    if (!(*s >= '0' && *s <= '9')) return 0;
+    while (*s >= '0' && *s <= '9') ++s;
+  }
+  return *s == '\0';
+}
+
 /* If `value` is a JSON number (or a quoted number, as proto3 JSON allows),
  * sets *out and returns 1; otherwise returns 0. */
 static inline int attune_json_number(attune_str value, double* out) {
@@ -262,14 +288,14 @@ static inline int attune_json_number(attune_str value, double* out) {
   if (text.size == 0 || text.size >= sizeof buf) return 0;
   memcpy(buf, text.data, text.size);
   buf[text.size] = '\0';
-  /* strtod also takes hex, leading blanks and "inf": JSON allows none. */
-  if (!(buf[0] == '-' || (buf[0] >= '0' && buf[0] <= '9') ||
-        (text.data != value.data &&
-         (strcmp(buf, "NaN") == 0 || strcmp(buf, "Infinity") == 0 ||
-          strcmp(buf, "-Infinity") == 0)))) {
+  /* strtod also takes hex, leading blanks, "inf", "-nan", "01" and "1.":
+   * JSON allows none of them. */
+  if (!attune_json_is_number_text_(buf) &&
+      !(text.data != value.data &&
+        (strcmp(buf, "NaN") == 0 || strcmp(buf, "Infinity") == 0 ||
+         strcmp(buf, "-Infinity") == 0))) {
     return 0;
   }
-  if (strchr(buf, 'x') != NULL || strchr(buf, 'X') != NULL) return 0;
   d = strtod(buf, &parse_end);
   if (parse_end != buf + text.size) return 0;
   *out = d;
