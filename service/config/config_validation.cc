@@ -1,6 +1,7 @@
 // ValidateConfig (declared in config_loader.h).
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -390,6 +391,20 @@ absl::Status CheckTenants(const v1::ServerConfig& c) {
 // field (never the file's content).
 absl::Status CheckFile(absl::string_view field, const std::string& path,
                        absl::string_view marker, absl::string_view what) {
+  // Key material is small; a device or a huge file is a mistake, and reading
+  // it would hang or exhaust memory at start-up.
+  constexpr std::uintmax_t kMaxSecurityFileBytes = 1 << 20;
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) {
+    return Invalid(field, absl::StrCat("cannot read ", path));
+  }
+  if (!std::filesystem::is_regular_file(path, error)) {
+    return Invalid(field, absl::StrCat(path, " is not a regular file"));
+  }
+  if (std::filesystem::file_size(path, error) > kMaxSecurityFileBytes ||
+      error) {
+    return Invalid(field, absl::StrCat(path, " is larger than 1 MiB"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return Invalid(field, absl::StrCat("cannot read ", path));
   std::string content((std::istreambuf_iterator<char>(in)),

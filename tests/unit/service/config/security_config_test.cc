@@ -66,6 +66,11 @@ TEST(SecurityConfigTest, TlsFilesMustBeGivenReadableAndPem) {
   c.mutable_tls()->set_cert_file("/nonexistent/cert.pem");
   EXPECT_EQ(Error(c), "tls.cert_file: cannot read /nonexistent/cert.pem");
 
+  // A device would hang start-up (or exhaust memory) if read.
+  c = WithTls();
+  c.mutable_tls()->set_key_file("/dev/zero");
+  EXPECT_EQ(Error(c), "tls.key_file: /dev/zero is not a regular file");
+
   c = WithTls();
   c.mutable_tls()->set_cert_file(c.tls().key_file());
   EXPECT_EQ(Error(c).rfind("tls.cert_file: ", 0), 0u) << Error(c);
