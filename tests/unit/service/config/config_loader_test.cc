@@ -1,5 +1,7 @@
 #include "service/config/config_loader.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -31,9 +33,11 @@ ServerConfig Parse(const std::string& text) {
   return config.value_or(ServerConfig());
 }
 
-// Writes `text` to a file in the test's temporary directory.
+// Writes `text` to a file in the test's temporary directory, named for this
+// process (ctest runs tests in parallel processes).
 std::string WriteFile(const std::string& name, const std::string& text) {
-  std::string path = absl::StrCat(testing::TempDir(), "/", name);
+  std::string path = absl::StrCat(testing::TempDir(), "/config_loader_test_",
+                                  ::getpid(), "_", name);
   std::ofstream(path) << text;
   return path;
 }

@@ -1,4 +1,6 @@
 // ValidateConfig's checks of tls and auth: each error names the field.
+#include <unistd.h>
+
 #include <fstream>
 #include <string>
 
@@ -12,8 +14,11 @@ namespace {
 
 using v1::ServerConfig;
 
+// ctest runs each test in its own process, several at once: every process
+// writes its own files.
 std::string WriteFile(const std::string& name, const std::string& text) {
-  std::string path = absl::StrCat(testing::TempDir(), "/", name);
+  std::string path = absl::StrCat(testing::TempDir(), "/security_config_test_",
+                                  ::getpid(), "_", name);
   std::ofstream(path) << text;
   return path;
 }
