@@ -23,6 +23,7 @@
 #include "service/engine/module_set.h"
 #include "service/engine/prompt_reconciler.h"
 #include "service/store/sqlite/sqlite_store.h"
+#include "tests/unit/service/ctl/run_ctl.h"
 
 namespace attune::ctl {
 namespace {
@@ -33,19 +34,8 @@ using ::testing::Not;
 const std::string kDemo =
     std::string(ATTUNE_SOURCE_DIR) + "/deploy/local/demo/episode.jsonl";
 
-struct Result {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-Result RunCtl(const std::vector<std::string>& args) {
-  std::istringstream in;
-  std::ostringstream out;
-  std::ostringstream err;
-  const int code = RunCli(args, CliIo{&in, &out, &err, ""});
-  return {code, out.str(), err.str()};
-}
+using Result = testing::CtlResult;
+using testing::RunCtl;
 
 std::string TempPath(const std::string& name) {
   const std::filesystem::path dir =
