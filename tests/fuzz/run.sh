@@ -5,9 +5,10 @@
 #   tests/fuzz/run.sh [seconds per target] [target...]
 #   tests/fuzz/run.sh 600 jwt        ten minutes on the JWT parser only
 #
-# Build tree: $ATTUNE_FUZZ_BUILD_DIR (default /tmp/attune-build-fuzz, outside
-# the checkout); only the fuzz targets and the libraries they need are built,
-# with ccache as in tests/run.sh.
+# Build tree: $ATTUNE_FUZZ_BUILD_DIR (default build-fuzz/ in the checkout,
+# git-ignored, so two checkouts never share a CMake cache); only the fuzz
+# targets and the libraries they need are built, with ccache as in
+# tests/run.sh.
 # The seed corpus tests/fuzz/corpus/<target>/ is read, never written: new
 # inputs go to a temporary working corpus, deleted afterwards. Extra flags
 # for libFuzzer can be passed in ATTUNE_FUZZ_FLAGS (e.g. "-jobs=2").
@@ -24,7 +25,7 @@ all_targets=(event_validation prompt_json plugin_json config jwt jwks)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 
-build="${ATTUNE_FUZZ_BUILD_DIR:-${TMPDIR:-/tmp}/attune-build-fuzz}"
+build="${ATTUNE_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 artifacts="${ATTUNE_FUZZ_ARTIFACTS:-/tmp/attune-fuzz-artifacts}"
 export CCACHE_DIR="${CCACHE_DIR:-/var/cache/attune-ccache}"
 mkdir -p "$CCACHE_DIR" "$artifacts"
