@@ -1,8 +1,18 @@
 #include "service/engine/episode_history.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <numeric>
+#include <utility>
 
 namespace attune::engine {
+namespace {
+
+// Room made for a session's measures at its first (ORS and SRS each
+// session, a WAI-SR or SAI now and then).
+constexpr std::size_t kMeasuresPerSession = 4;
+
+}  // namespace
 
 absl::Time ToTime(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
@@ -24,47 +34,93 @@ google::protobuf::Timestamp ToProto(absl::Time t) {
 EpisodeHistory EpisodeHistory::Fold(std::vector<v1::SessionEvent> events,
                                     const InstrumentRegistry& instruments) {
   EpisodeHistory h;
-  std::stable_sort(events.begin(), events.end(),
-                   [](const v1::SessionEvent& a, const v1::SessionEvent& b) {
-                     absl::Time ta = ToTime(a.occurred_at());
-                     absl::Time tb = ToTime(b.occurred_at());
-                     if (ta != tb) return ta < tb;
-                     return a.event_id() < b.event_id();
-                   });
-  h.events_ = std::move(events);
-  auto session = [&h](int n) -> SessionRecord& {
-    SessionRecord& r = h.sessions_[n];
-    r.number = n;
-    h.latest_session_ = std::max(h.latest_session_, n);
-    return r;
+  // Order by occurred_at then event_id, stably. Each time is converted once,
+  // and events usually arrive in order already: then nothing moves.
+  std::vector<absl::Time> times;
+  times.reserve(events.size());
+  for (const v1::SessionEvent& e : events) {
+    times.push_back(ToTime(e.occurred_at()));
+  }
+  auto before = [&events, &times](std::size_t a, std::size_t b) {
+    if (times[a] != times[b]) return times[a] < times[b];
+    return events[a].event_id() < events[b].event_id();
   };
-  for (const v1::SessionEvent& e : h.events_) {
+  bool in_order = true;
+  for (std::size_t i = 1; i < events.size() && in_order; ++i) {
+    in_order = !before(i, i - 1);
+  }
+  if (!in_order) {
+    std::vector<std::size_t> order(events.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(), before);
+    std::vector<v1::SessionEvent> sorted;
+    std::vector<absl::Time> sorted_times;
+    sorted.reserve(events.size());
+    sorted_times.reserve(events.size());
+    for (std::size_t i : order) {
+      sorted.push_back(std::move(events[i]));
+      sorted_times.push_back(times[i]);
+    }
+    events = std::move(sorted);
+    times = std::move(sorted_times);
+  }
+  h.events_ = std::move(events);
+
+  auto session = [&h](int n) -> SessionRecord& {
+    h.latest_session_ = std::max(h.latest_session_, n);
+    Sessions& s = h.sessions_;
+    // Events in time order mostly name the latest session.
+    auto it = s.end();
+    if (s.empty() || s.back().first < n) {
+      it = s.end();
+    } else if (s.back().first == n) {
+      it = s.end() - 1;
+    } else {
+      it = std::lower_bound(s.begin(), s.end(), n,
+                            [](const std::pair<int, SessionRecord>& r, int k) {
+                              return r.first < k;
+                            });
+    }
+    if (it == s.end() || it->first != n) {
+      it = s.emplace(it, n, SessionRecord());
+      it->second.number = n;
+    }
+    return it->second;
+  };
+  // The event whose episode reference is the episode's (copied once).
+  const v1::SessionEvent* reference = nullptr;
+  for (std::size_t i = 0; i < h.events_.size(); ++i) {
+    const v1::SessionEvent& e = h.events_[i];
     // Feedback events copy a prompt's reference, which may predate a
     // transfer: only clinical events say who the episode belongs to now.
-    if (!e.has_prompt_feedback() || h.episode_.episode_id().empty()) {
-      h.episode_ = e.episode();
+    if (!e.has_prompt_feedback() || reference == nullptr ||
+        reference->episode().episode_id().empty()) {
+      reference = &e;
     }
-    h.latest_time_ = std::max(h.latest_time_, ToTime(e.occurred_at()));
+    const int payload = static_cast<int>(e.payload_case());
+    if (payload < kFirstOfSlots && h.first_of_[payload] == nullptr) {
+      h.first_of_[payload] = &e;
+    }
+    h.latest_time_ = std::max(h.latest_time_, times[i]);
     if (!e.has_prompt_feedback()) {
-      h.latest_clinical_time_ =
-          std::max(h.latest_clinical_time_, ToTime(e.occurred_at()));
+      h.latest_clinical_time_ = std::max(h.latest_clinical_time_, times[i]);
     }
     switch (e.payload_case()) {
       case v1::SessionEvent::kSessionScheduled:
         session(e.session_scheduled().session_number()).scheduled =
-            e.session_scheduled();
+            &e.session_scheduled();
         break;
       case v1::SessionEvent::kSessionHeld: {
         SessionRecord& r = session(e.session_held().session_number());
-        r.held = e.session_held();
+        r.held = &e.session_held();
         // A session reported held after a cancel/no-show was rescheduled.
-        r.cancelled.reset();
+        r.cancelled = nullptr;
         r.no_show = false;
         break;
       }
       case v1::SessionEvent::kSessionCancelled: {
         SessionRecord& r = session(e.session_cancelled().session_number());
-        if (!r.held) r.cancelled = e.session_cancelled();
+        if (!r.held) r.cancelled = &e.session_cancelled();
         break;
       }
       case v1::SessionEvent::kNoShow: {
@@ -73,11 +129,17 @@ EpisodeHistory EpisodeHistory::Fold(std::vector<v1::SessionEvent> events,
         break;
       }
       case v1::SessionEvent::kMeasureRecorded: {
-        auto scored = instruments.Score(e.measure_recorded(), "measure");
-        if (!scored.ok()) break;
-        scored->event_id = e.event_id();
-        session(e.measure_recorded().session_number())
-            .measures.push_back(*std::move(scored));
+        ScoredMeasure scored;
+        if (!instruments.ScoreInto(e.measure_recorded(), "measure", scored)
+                 .ok()) {
+          break;
+        }
+        scored.event_id = e.event_id();
+        std::vector<ScoredMeasure>& measures =
+            session(e.measure_recorded().session_number()).measures;
+        // A held session usually has a few: grow once, not 1, 2, 4.
+        if (measures.empty()) measures.reserve(kMeasuresPerSession);
+        measures.push_back(std::move(scored));
         break;
       }
       case v1::SessionEvent::kGoalsAgreed:
@@ -107,14 +169,30 @@ EpisodeHistory EpisodeHistory::Fold(std::vector<v1::SessionEvent> events,
         break;
     }
   }
+  if (reference != nullptr) h.episode_ = reference->episode();
   for (const auto& [n, r] : h.sessions_) {
-    if (r.held) ++h.sessions_held_;
+    if (r.held) {
+      ++h.sessions_held_;
+      h.latest_held_session_ = n;
+    }
   }
   return h;
 }
 
+const v1::SessionEvent* EpisodeHistory::FirstOf(
+    v1::SessionEvent::PayloadCase payload) const {
+  if (static_cast<int>(payload) < kFirstOfSlots) {
+    return first_of_[static_cast<int>(payload)];
+  }
+  for (const v1::SessionEvent& e : events_) {
+    if (e.payload_case() == payload) return &e;
+  }
+  return nullptr;
+}
+
 std::vector<const SessionRecord*> EpisodeHistory::HeldSessions() const {
   std::vector<const SessionRecord*> out;
+  out.reserve(static_cast<std::size_t>(sessions_held_));
   for (const auto& [n, r] : sessions_) {
     if (r.held) out.push_back(&r);
   }
@@ -122,8 +200,11 @@ std::vector<const SessionRecord*> EpisodeHistory::HeldSessions() const {
 }
 
 const SessionRecord* EpisodeHistory::session(int number) const {
-  auto it = sessions_.find(number);
-  return it == sessions_.end() ? nullptr : &it->second;
+  auto it = std::lower_bound(sessions_.begin(), sessions_.end(), number,
+                             [](const std::pair<int, SessionRecord>& r, int k) {
+                               return r.first < k;
+                             });
+  return it == sessions_.end() || it->first != number ? nullptr : &it->second;
 }
 
 }  // namespace attune::engine

@@ -7,9 +7,10 @@
 #ifndef ATTUNE_SERVICE_ENGINE_EPISODE_HISTORY_H_
 #define ATTUNE_SERVICE_ENGINE_EPISODE_HISTORY_H_
 
-#include <map>
+#include <array>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -19,24 +20,31 @@
 
 namespace attune::engine {
 
-// Everything known about one session of the episode.
+// Everything known about one session of the episode. The session's events
+// are pointed at, not copied: the pointers are into the history's events()
+// and live as long as the history.
 struct SessionRecord {
   int number = 0;
-  std::optional<v1::SessionScheduled> scheduled;
-  std::optional<v1::SessionHeld> held;
-  std::optional<v1::SessionCancelled> cancelled;
+  // The latest of each, or nullptr.
+  const v1::SessionScheduled* scheduled = nullptr;
+  const v1::SessionHeld* held = nullptr;
+  // Cleared when the session is reported held after all.
+  const v1::SessionCancelled* cancelled = nullptr;
   bool no_show = false;
   // Measures for this session, in event order.
   std::vector<ScoredMeasure> measures;
   std::vector<v1::RuptureMarker> markers;
 
-  bool is_held() const { return held.has_value(); }
+  bool is_held() const { return held != nullptr; }
 };
 
 class EpisodeHistory {
  public:
+  // (session number, record), ascending by number, numbers unique.
+  using Sessions = std::vector<std::pair<int, SessionRecord>>;
+
   EpisodeHistory() = default;
-  // Move-only: feedback() points into events().
+  // Move-only: feedback() and the session records point into events().
   EpisodeHistory(EpisodeHistory&&) = default;
   EpisodeHistory& operator=(EpisodeHistory&&) = default;
   EpisodeHistory(const EpisodeHistory&) = delete;
@@ -54,7 +62,7 @@ class EpisodeHistory {
   // All events, ordered by occurred_at then event_id.
   const std::vector<v1::SessionEvent>& events() const { return events_; }
   // Sessions by number, ascending.
-  const std::map<int, SessionRecord>& sessions() const { return sessions_; }
+  const Sessions& sessions() const { return sessions_; }
   // Held sessions in session order.
   std::vector<const SessionRecord*> HeldSessions() const;
   // nullptr when the session is unknown.
@@ -63,6 +71,8 @@ class EpisodeHistory {
   // Highest session number seen in any event; 0 when none.
   int latest_session() const { return latest_session_; }
   int sessions_held() const { return sessions_held_; }
+  // Number of the latest held session; 0 when none.
+  int latest_held_session() const { return latest_held_session_; }
 
   // The latest goals agreement (by time), if any.
   const std::optional<v1::GoalsAgreed>& goals() const { return goals_; }
@@ -72,6 +82,8 @@ class EpisodeHistory {
     return ending_planned_;
   }
   const std::optional<v1::EpisodeClosed>& closed() const { return closed_; }
+  // The first event in events() with this payload, or nullptr.
+  const v1::SessionEvent* FirstOf(v1::SessionEvent::PayloadCase payload) const;
   // Prompt feedback events, in time order.
   const std::vector<const v1::SessionEvent*>& feedback() const {
     return feedback_;
@@ -86,14 +98,18 @@ class EpisodeHistory {
  private:
   v1::EpisodeRef episode_;
   std::vector<v1::SessionEvent> events_;
-  std::map<int, SessionRecord> sessions_;
+  Sessions sessions_;
   int latest_session_ = 0;
   int sessions_held_ = 0;
+  int latest_held_session_ = 0;
   std::optional<v1::GoalsAgreed> goals_;
   int goals_first_session_ = 0;
   std::optional<v1::EndingPlanned> ending_planned_;
   std::optional<v1::EpisodeClosed> closed_;
   std::vector<const v1::SessionEvent*> feedback_;
+  // FirstOf() by payload case (the oneof's field numbers are below this).
+  static constexpr int kFirstOfSlots = 32;
+  std::array<const v1::SessionEvent*, kFirstOfSlots> first_of_{};
   absl::Time latest_time_ = absl::InfinitePast();
   absl::Time latest_clinical_time_ = absl::InfinitePast();
 };

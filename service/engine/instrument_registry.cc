@@ -1,6 +1,7 @@
 #include "service/engine/instrument_registry.h"
 
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
 
 #include "absl/strings/ascii.h"
@@ -113,8 +114,9 @@ const v1::InstrumentDefinition* InstrumentRegistry::Find(
   return it == builtin_.end() ? nullptr : &it->second;
 }
 
-absl::StatusOr<v1::InstrumentDefinition> InstrumentRegistry::Resolve(
-    const v1::MeasureRecorded& m) const {
+absl::Status InstrumentRegistry::ResolveTo(
+    const v1::MeasureRecorded& m, v1::InstrumentDefinition& custom,
+    const v1::InstrumentDefinition*& out) const {
   if (m.instrument() == v1::INSTRUMENT_UNSPECIFIED) {
     return Invalid("measure_recorded.instrument", "is required");
   }
@@ -128,7 +130,8 @@ absl::StatusOr<v1::InstrumentDefinition> InstrumentRegistry::Resolve(
       return Invalid("measure_recorded.instrument",
                      "has no definition in the server configuration");
     }
-    return *def;
+    out = def;
+    return absl::OkStatus();
   }
   if (!m.has_custom()) {
     return Invalid("measure_recorded.custom",
@@ -143,7 +146,8 @@ absl::StatusOr<v1::InstrumentDefinition> InstrumentRegistry::Resolve(
   if (c.construct() == v1::CONSTRUCT_UNSPECIFIED) {
     return Invalid("measure_recorded.custom.construct", "is required");
   }
-  v1::InstrumentDefinition def;
+  v1::InstrumentDefinition& def = custom;
+  def.Clear();
   def.set_instrument(v1::INSTRUMENT_CUSTOM);
   def.set_custom_name(c.name());
   def.set_construct(c.construct());
@@ -182,12 +186,35 @@ absl::StatusOr<v1::InstrumentDefinition> InstrumentRegistry::Resolve(
     }
     def.set_reliable_drop(c.reliable_drop());
   }
-  return def;
+  out = &def;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::InstrumentDefinition> InstrumentRegistry::Resolve(
+    const v1::MeasureRecorded& m) const {
+  v1::InstrumentDefinition custom;
+  const v1::InstrumentDefinition* def = nullptr;
+  ATTUNE_RETURN_IF_ERROR(ResolveTo(m, custom, def));
+  if (def == &custom) return custom;
+  return *def;
 }
 
 absl::StatusOr<ScoredMeasure> InstrumentRegistry::Score(
     const v1::MeasureRecorded& m, absl::string_view prefix) const {
-  ATTUNE_ASSIGN_OR_RETURN(v1::InstrumentDefinition def, Resolve(m));
+  ScoredMeasure s;
+  ATTUNE_RETURN_IF_ERROR(ScoreInto(m, prefix, s));
+  return s;
+}
+
+absl::Status InstrumentRegistry::ScoreInto(const v1::MeasureRecorded& m,
+                                           absl::string_view prefix,
+                                           ScoredMeasure& s) const {
+  // A configured definition is copied once, into the result; a declared
+  // one is built in `custom` and moved there.
+  v1::InstrumentDefinition custom;
+  const v1::InstrumentDefinition* resolved = nullptr;
+  ATTUNE_RETURN_IF_ERROR(ResolveTo(m, custom, resolved));
+  const v1::InstrumentDefinition& def = *resolved;
   if (m.session_number() < 1) {
     return Invalid(absl::StrCat(prefix, ".session_number"), "must be >= 1");
   }
@@ -199,26 +226,28 @@ absl::StatusOr<ScoredMeasure> InstrumentRegistry::Score(
     return Invalid(absl::StrCat(prefix, ".items"),
                    "either items or a total (has_total) is required");
   }
-  std::string key = KeyOf(def.instrument(), def.custom_name());
-  std::string name = DisplayName(def.instrument(), def.custom_name());
-  ScoredMeasure s;
+  // For error messages only.
+  auto name = [&def] {
+    return DisplayName(def.instrument(), def.custom_name());
+  };
   s.session = m.session_number();
   s.instrument = def.instrument();
-  s.instrument_key = key;
+  s.instrument_key = KeyOf(def.instrument(), def.custom_name());
   s.construct = def.construct();
   s.rater = m.rater();
   double sum = 0;
   if (!m.items().empty()) {
+    s.items.reserve(static_cast<std::size_t>(m.items_size()));
     if (m.items_size() != def.item_count()) {
       return Invalid(absl::StrCat(prefix, ".items"),
-                     absl::StrCat(name, " has ", def.item_count(),
+                     absl::StrCat(name(), " has ", def.item_count(),
                                   " items, got ", m.items_size()));
     }
     for (int i = 0; i < m.items_size(); ++i) {
       double v = m.items(i);
       if (!std::isfinite(v) || v < def.item_min() || v > def.item_max()) {
         return Invalid(absl::StrCat(prefix, ".items[", i, "]"),
-                       absl::StrCat(name, " items must be within ",
+                       absl::StrCat(name(), " items must be within ",
                                     def.item_min(), "-", def.item_max()));
       }
       sum += v;
@@ -229,7 +258,7 @@ absl::StatusOr<ScoredMeasure> InstrumentRegistry::Score(
     double t = m.total();
     if (!std::isfinite(t) || t < def.total_min() || t > def.total_max()) {
       return Invalid(absl::StrCat(prefix, ".total"),
-                     absl::StrCat(name, " totals must be within ",
+                     absl::StrCat(name(), " totals must be within ",
                                   def.total_min(), "-", def.total_max()));
     }
     if (!m.items().empty() && std::abs(t - sum) > kSumTolerance) {
@@ -250,8 +279,12 @@ absl::StatusOr<ScoredMeasure> InstrumentRegistry::Score(
     for (int item : sub.items()) acc += s.items[item - 1];
     s.subscale_means[sub.name()] = acc / sub.items_size();
   }
-  s.definition = std::move(def);
-  return s;
+  if (resolved == &custom) {
+    s.definition = std::move(custom);
+  } else {
+    s.definition = def;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace attune::engine

@@ -59,6 +59,12 @@ class InstrumentRegistry {
   // `field_prefix` (e.g. "measure_recorded").
   absl::StatusOr<ScoredMeasure> Score(const v1::MeasureRecorded& measure,
                                       absl::string_view field_prefix) const;
+  // Score() into `out`, a default-constructed ScoredMeasure, without the
+  // moves a returned value costs (EpisodeHistory::Fold scores every
+  // measure of the episode per event). `out` is unspecified on error.
+  absl::Status ScoreInto(const v1::MeasureRecorded& measure,
+                         absl::string_view field_prefix,
+                         ScoredMeasure& out) const;
 
   // The configured definition of a built-in instrument, or nullptr.
   const v1::InstrumentDefinition* Find(v1::Instrument instrument) const;
@@ -70,6 +76,12 @@ class InstrumentRegistry {
                                  absl::string_view custom_name);
 
  private:
+  // Resolve() without a copy: `out` points at the configured definition,
+  // or at `custom`, filled from the measure's declaration.
+  absl::Status ResolveTo(const v1::MeasureRecorded& measure,
+                         v1::InstrumentDefinition& custom,
+                         const v1::InstrumentDefinition*& out) const;
+
   std::map<int, v1::InstrumentDefinition> builtin_;
 };
 

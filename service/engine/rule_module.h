@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -40,11 +41,59 @@ struct ClinicianDay {
   std::vector<ClinicianSession> sessions;
 };
 
+// Values derived from the inputs of one evaluation that several modules
+// need (the built-in modules' alliance series), made once by the first
+// module that asks and shared by the others. RulePipeline::Run gives each
+// run its own; a module called without one (tests, tools) makes its own
+// values. A value must depend only on the RuleInput, never on what earlier
+// modules wrote. Not thread-safe: one evaluation, one thread.
+class EvaluationCache {
+ public:
+  EvaluationCache() = default;
+  EvaluationCache(const EvaluationCache&) = delete;
+  EvaluationCache& operator=(const EvaluationCache&) = delete;
+
+  // The value of type T of this evaluation, made by `make()` (returning a
+  // T) on first use. The reference lives as long as the cache.
+  template <typename T, typename Make>
+  const T& GetOrMake(Make&& make) {
+    for (const Slot& slot : slots_) {
+      if (slot.tag == &kTag<T>) {
+        return static_cast<const Holder<T>&>(*slot.value).value;
+      }
+    }
+    auto holder = std::make_unique<Holder<T>>(std::forward<Make>(make)());
+    const T& value = holder->value;
+    slots_.push_back(Slot{&kTag<T>, std::move(holder)});
+    return value;
+  }
+
+ private:
+  struct HolderBase {
+    virtual ~HolderBase() = default;
+  };
+  template <typename T>
+  struct Holder final : HolderBase {
+    explicit Holder(T v) : value(std::move(v)) {}
+    T value;
+  };
+  // One address per type: the key of its slot.
+  template <typename T>
+  static constexpr char kTag = 0;
+  struct Slot {
+    const void* tag;
+    std::unique_ptr<HolderBase> value;
+  };
+  std::vector<Slot> slots_;
+};
+
 struct RuleInput {
   const EpisodeHistory& history;
   const v1::SessionEvent& trigger;
   const v1::RulesConfig& config;
   const ClinicianDay& clinician_day;
+  // Shared derived values of this evaluation; nullptr outside a pipeline.
+  EvaluationCache* cache = nullptr;
 };
 
 // A prompt a module wants on screen now. The module fills kind (its own
@@ -81,6 +130,12 @@ class RuleModule {
   // skipped and counted); it never means "no prompt".
   virtual absl::Status Evaluate(const RuleInput& input,
                                 RuleOutput& output) const = 0;
+  // True when Evaluate never leaves a partial write behind: when it returns
+  // an error, output.assessment is as it found it. The pipeline then lets
+  // the module write into the assessment in place instead of into a copy
+  // (a copy per module is most of the built-in pipeline's cost). Plugins
+  // keep the default, false: their adapters cannot promise it.
+  virtual bool WritesOnlyOnSuccess() const { return false; }
 
   virtual ModuleSource source() const { return ModuleSource::kBuiltin; }
   // The plugin's path or the remote module's address; empty for built-ins.

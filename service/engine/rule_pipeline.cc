@@ -1,5 +1,7 @@
 #include "service/engine/rule_pipeline.h"
 
+#include <optional>
+
 #include "service/common/log.h"
 #include "service/engine/tenant_rules.h"
 
@@ -16,6 +18,7 @@ RulePipeline::RulePipeline(std::vector<std::unique_ptr<RuleModule>> modules,
       }
     }
     if (entry.stats == nullptr) entry.stats = std::make_shared<ModuleStats>();
+    entry.in_place = entry.module->WritesOnlyOnSuccess();
     entries_.push_back(std::move(entry));
   }
 }
@@ -29,11 +32,21 @@ bool RulePipeline::IsEnabled(const RuleModule& module,
 
 PipelineResult RulePipeline::Run(const RuleInput& input) const {
   PipelineResult result;
+  // One cache per run, unless the caller brought its own.
+  EvaluationCache cache;
+  const RuleInput shared{input.history, input.trigger, input.config,
+                         input.clinician_day,
+                         input.cache != nullptr ? input.cache : &cache};
   for (const Entry& entry : entries_) {
     const RuleModule& module = *entry.module;
     ModuleStats& stats = *entry.stats;
-    if (!IsEnabled(module, input.config)) continue;
-    bool shadow = SwitchesFor(input.config, module.id()).shadow;
+    // IsEnabled(), with the switches looked up once.
+    const ModuleSwitches switches = SwitchesFor(input.config, module.id());
+    if (!(switches.enabled.has_value() ? *switches.enabled
+                                       : module.Enabled(input.config))) {
+      continue;
+    }
+    const bool shadow = switches.shadow;
     if (shadow) result.shadow_modules.emplace(module.id());
     if (!module.Available()) {
       stats.skipped.fetch_add(1, std::memory_order_relaxed);
@@ -41,12 +54,17 @@ PipelineResult RulePipeline::Run(const RuleInput& input) const {
       continue;
     }
     RuleOutput out;
-    // Each module writes into a copy, so a failing module leaves no partial
-    // section behind, and a shadow module none at all.
-    v1::Assessment scratch = result.assessment;
-    out.assessment = &scratch;
+    // A module that may fail after a write, or runs in shadow mode, writes
+    // into a copy, so a failing module leaves no partial section behind and
+    // a shadow module none at all. The others write in place.
+    std::optional<v1::Assessment> scratch;
+    if (shadow || !entry.in_place) {
+      out.assessment = &scratch.emplace(result.assessment);
+    } else {
+      out.assessment = &result.assessment;
+    }
     stats.evaluations.fetch_add(1, std::memory_order_relaxed);
-    absl::Status status = module.Evaluate(input, out);
+    absl::Status status = module.Evaluate(shared, out);
     if (!status.ok()) {
       stats.errors.fetch_add(1, std::memory_order_relaxed);
       if (absl::IsDeadlineExceeded(status)) {
@@ -63,7 +81,9 @@ PipelineResult RulePipeline::Run(const RuleInput& input) const {
       continue;
     }
     stats.consecutive_failures.store(0, std::memory_order_relaxed);
-    if (!shadow) result.assessment = std::move(scratch);
+    if (!shadow && scratch.has_value()) {
+      result.assessment = *std::move(scratch);
+    }
     for (ProposedPrompt& p : out.prompts) {
       result.proposals.push_back(
           ModuleProposal{std::move(p), std::string(module.id()),

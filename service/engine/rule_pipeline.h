@@ -94,6 +94,8 @@ class RulePipeline {
   struct Entry {
     std::unique_ptr<RuleModule> module;
     std::shared_ptr<ModuleStats> stats;
+    // module->WritesOnlyOnSuccess(), asked once.
+    bool in_place = false;
   };
   std::vector<Entry> entries_;
 };

@@ -11,6 +11,8 @@
 //
 //   BM_Fold/N              EpisodeHistory::Fold of the events (copied, as
 //                          the engine does)
+//   BM_CopyEvents/N        only that copy of the events and freeing it: the
+//                          part of BM_Fold that is the caller's, not the fold's
 //   BM_Pipeline/N          the built-in rule pipeline on a folded history
 //   BM_FoldAndPipeline/N   both: the engine's per-event rule work
 //   BM_Reconcile           the alert budget over a 20-session episode's
@@ -84,6 +86,17 @@ void BM_Fold(benchmark::State& state) {
   state.counters["events"] = static_cast<double>(events.size());
 }
 BENCHMARK(BM_Fold)->Arg(5)->Arg(20)->Arg(100);
+
+void BM_CopyEvents(benchmark::State& state) {
+  const std::vector<v1::SessionEvent> events =
+      History(static_cast<int>(state.range(0)));
+  for (auto _ : state) {
+    std::vector<v1::SessionEvent> copy = events;
+    benchmark::DoNotOptimize(copy.data());
+  }
+  state.counters["events"] = static_cast<double>(events.size());
+}
+BENCHMARK(BM_CopyEvents)->Arg(5)->Arg(20)->Arg(100);
 
 void BM_Pipeline(benchmark::State& state) {
   const std::vector<v1::SessionEvent> events =

@@ -1,6 +1,7 @@
 #include "plugins/builtin/alliance/alliance_module.h"
 
 #include <cstddef>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "plugins/builtin/common/alliance_series.h"
@@ -55,7 +56,8 @@ absl::Status AllianceModule::Evaluate(const engine::RuleInput& input,
   // reused assessment never accumulates evidence.
   v1::AllianceQuality* alliance = output.assessment->mutable_alliance();
   alliance->Clear();
-  AllianceSeries series = AllianceSeries::Build(input.history, input.config);
+  std::optional<AllianceSeries> storage;
+  const AllianceSeries& series = AllianceSeries::For(input, storage);
   alliance->set_band(Band(series));
   alliance->set_trend(TrendOf(series));
   if (series.empty()) return absl::OkStatus();

@@ -20,6 +20,8 @@ class AllianceModule : public engine::RuleModule {
   bool Enabled(const v1::RulesConfig&) const override { return true; }
   absl::Status Evaluate(const engine::RuleInput& input,
                         engine::RuleOutput& output) const override;
+  // Never fails: writes in place (see RuleModule::WritesOnlyOnSuccess).
+  bool WritesOnlyOnSuccess() const override { return true; }
 };
 
 }  // namespace attune::builtin

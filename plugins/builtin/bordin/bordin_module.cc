@@ -25,6 +25,7 @@ constexpr char kGoals[] = "goals";
 constexpr char kTasks[] = "tasks";
 
 bool HasComponents(const engine::ScoredMeasure& m) {
+  if (m.subscale_means.empty()) return false;  // most instruments
   return m.subscale_means.count(kBond) > 0 ||
          m.subscale_means.count(kGoals) > 0 ||
          m.subscale_means.count(kTasks) > 0;

@@ -32,6 +32,8 @@ class ClinicianLoadModule : public engine::RuleModule {
   }
   absl::Status Evaluate(const engine::RuleInput& input,
                         engine::RuleOutput& output) const override;
+  // Never fails: writes in place (see RuleModule::WritesOnlyOnSuccess).
+  bool WritesOnlyOnSuccess() const override { return true; }
 };
 
 }  // namespace attune::builtin

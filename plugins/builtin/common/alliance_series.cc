@@ -7,18 +7,16 @@
 namespace attune::builtin {
 namespace {
 
-// The key of the first client alliance measure on `instrument`, by session
-// then event order; empty when the episode has none.
-std::string FirstKeyFor(const engine::EpisodeHistory& history,
-                        v1::Instrument instrument) {
+// The first client alliance measure on `instrument`, by session then event
+// order; nullptr when the episode has none.
+const engine::ScoredMeasure* FirstFor(const engine::EpisodeHistory& history,
+                                      v1::Instrument instrument) {
   for (const auto& [number, record] : history.sessions()) {
     for (const engine::ScoredMeasure& m : record.measures) {
-      if (m.instrument == instrument && IsClientAlliance(m)) {
-        return m.instrument_key;
-      }
+      if (m.instrument == instrument && IsClientAlliance(m)) return &m;
     }
   }
-  return "";
+  return nullptr;
 }
 
 }  // namespace
@@ -31,26 +29,48 @@ bool IsClientAlliance(const engine::ScoredMeasure& measure) {
 AllianceSeries AllianceSeries::Build(const engine::EpisodeHistory& history,
                                      const v1::RulesConfig& config) {
   AllianceSeries series;
+  const engine::ScoredMeasure* first = nullptr;
   for (int preferred : config.alliance_preference()) {
-    std::string key =
-        FirstKeyFor(history, static_cast<v1::Instrument>(preferred));
-    if (key.empty()) continue;
-    series.key_ = key;
-    break;
+    first = FirstFor(history, static_cast<v1::Instrument>(preferred));
+    if (first != nullptr) break;
   }
-  if (series.key_.empty()) return series;
+  if (first == nullptr) return series;
+  series.key_ = first->instrument_key;
+  // The key names the instrument, and for a custom one its name too: compare
+  // the enum first, the string only when it decides.
+  const v1::Instrument instrument = first->instrument;
+  const bool custom = instrument == v1::INSTRUMENT_CUSTOM;
+  const engine::ScoredMeasure* latest = nullptr;
+  series.points_.reserve(history.sessions().size());
   for (const auto& [number, record] : history.sessions()) {
     const engine::ScoredMeasure* last = nullptr;
     for (const engine::ScoredMeasure& m : record.measures) {
-      if (m.instrument_key == series.key_ && IsClientAlliance(m)) last = &m;
+      if (m.instrument == instrument && IsClientAlliance(m) &&
+          (!custom || m.instrument_key == series.key_)) {
+        last = &m;
+      }
     }
     if (last == nullptr) continue;
     series.points_.push_back({number, last->total, last->percent});
-    series.definition_ = last->definition;
+    latest = last;
+  }
+  series.definition_ = latest->definition;
+  if (series.definition_.has_reliable_drop() &&
+      !(series.definition_.reliable_drop() <= 0)) {
+    series.reliable_drop_ = series.definition_.reliable_drop();
   }
   series.label_ = engine::InstrumentRegistry::DisplayName(
       series.definition_.instrument(), series.definition_.custom_name());
   return series;
+}
+
+const AllianceSeries& AllianceSeries::For(
+    const engine::RuleInput& input, std::optional<AllianceSeries>& storage) {
+  if (input.cache == nullptr) {
+    return storage.emplace(Build(input.history, input.config));
+  }
+  return input.cache->GetOrMake<AllianceSeries>(
+      [&input] { return Build(input.history, input.config); });
 }
 
 bool AllianceSeries::IsConcern(double total) const {
@@ -73,13 +93,6 @@ const char* AllianceSeries::MeetsComparison() const {
   bool higher = definition_.higher_is_better();
   if (definition_.concern_inclusive()) return higher ? ">" : "<";
   return higher ? ">=" : "<=";
-}
-
-std::optional<double> AllianceSeries::reliable_drop() const {
-  if (!definition_.has_reliable_drop() || definition_.reliable_drop() <= 0) {
-    return std::nullopt;
-  }
-  return definition_.reliable_drop();
 }
 
 double AllianceSeries::Drop(double from, double to) const {

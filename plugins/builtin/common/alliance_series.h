@@ -1,7 +1,8 @@
 // AllianceSeries: the client-rated alliance scores of one episode, one point
 // per session, on one instrument. Most built-in modules reason over it.
 //
-//   AllianceSeries series = AllianceSeries::Build(input.history, config);
+//   std::optional<AllianceSeries> storage;
+//   const AllianceSeries& series = AllianceSeries::For(input, storage);
 //   if (!series.empty() && series.IsConcern(series.latest().total)) ...
 //
 // The instrument is the first of `config.alliance_preference()` for which the
@@ -23,6 +24,7 @@
 #include "attune/v1/config.pb.h"
 #include "attune/v1/event.pb.h"
 #include "service/engine/episode_history.h"
+#include "service/engine/rule_module.h"
 
 namespace attune::builtin {
 
@@ -39,6 +41,12 @@ class AllianceSeries {
  public:
   static AllianceSeries Build(const engine::EpisodeHistory& history,
                               const v1::RulesConfig& config);
+  // The series of input.history under input.config. Built once per
+  // evaluation and shared through input.cache by the modules that need it;
+  // without a cache it is built into `storage`. The reference lives as long
+  // as the cache or `storage`.
+  static const AllianceSeries& For(const engine::RuleInput& input,
+                                   std::optional<AllianceSeries>& storage);
 
   bool empty() const { return points_.empty(); }
   std::size_t size() const { return points_.size(); }
@@ -72,7 +80,7 @@ class AllianceSeries {
   const char* MeetsComparison() const;
 
   // The instrument's reliable_drop when set and positive.
-  std::optional<double> reliable_drop() const;
+  std::optional<double> reliable_drop() const { return reliable_drop_; }
   // How much worse `to` is than `from`, in total points (negative: better).
   double Drop(double from, double to) const;
   // The worse / better of two totals.
@@ -92,6 +100,8 @@ class AllianceSeries {
   v1::InstrumentDefinition definition_;
   std::string key_;
   std::string label_;
+  // From definition_, worked out once: the rupture walk asks per rating.
+  std::optional<double> reliable_drop_;
 };
 
 // Whether a measure is a client-rated alliance measure.

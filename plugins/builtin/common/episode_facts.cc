@@ -13,23 +13,17 @@ int SessionAtTime(const engine::EpisodeHistory& history, absl::Time t) {
 }
 
 int GoalsAgreedSession(const engine::EpisodeHistory& history) {
-  // events() is in time order, so the first agreement found is the first.
-  for (const v1::SessionEvent& e : history.events()) {
-    if (!e.has_goals_agreed()) continue;
-    if (e.goals_agreed().session_number() > 0) {
-      return e.goals_agreed().session_number();
-    }
-    return SessionAtTime(history, engine::ToTime(e.occurred_at()));
+  // events() is in time order, so this is the first agreement.
+  const v1::SessionEvent* e = history.FirstOf(v1::SessionEvent::kGoalsAgreed);
+  if (e == nullptr) return -1;
+  if (e->goals_agreed().session_number() > 0) {
+    return e->goals_agreed().session_number();
   }
-  return -1;
+  return SessionAtTime(history, engine::ToTime(e->occurred_at()));
 }
 
 int LatestHeldSession(const engine::EpisodeHistory& history) {
-  int latest = 0;
-  for (const auto& [number, record] : history.sessions()) {
-    if (record.is_held()) latest = number;
-  }
-  return latest;
+  return history.latest_held_session();
 }
 
 int HeldSessionsAfter(const engine::EpisodeHistory& history, int session) {

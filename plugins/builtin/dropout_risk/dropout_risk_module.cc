@@ -6,6 +6,7 @@
 // Which misses count is config: count_late_cancellation, count_no_show.
 #include "plugins/builtin/dropout_risk/dropout_risk_module.h"
 
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -73,7 +74,8 @@ absl::Status DropoutRiskModule::Evaluate(const engine::RuleInput& input,
   const v1::RuptureState& rupture = assessment.rupture();
   const bool open_rupture = rupture.status() == v1::RUPTURE_STATUS_SUSPECTED ||
                             rupture.status() == v1::RUPTURE_STATUS_REPAIRING;
-  AllianceSeries series = AllianceSeries::Build(input.history, input.config);
+  std::optional<AllianceSeries> storage;
+  const AllianceSeries& series = AllianceSeries::For(input, storage);
   const v1::PhaseState& phase = assessment.phase();
   const bool weak_early = phase.phase() == v1::PHASE_COMING_TOGETHER &&
                           !phase.alliance_established() && !series.empty() &&

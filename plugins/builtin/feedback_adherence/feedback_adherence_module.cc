@@ -32,14 +32,16 @@ absl::Status FeedbackAdherenceModule::Evaluate(
   const int needed =
       input.config.feedback_adherence().held_sessions_without_measure();
   if (needed <= 0 || input.history.closed()) return absl::OkStatus();
-  std::vector<const engine::SessionRecord*> held = input.history.HeldSessions();
-  if (held.size() < static_cast<std::size_t>(needed)) return absl::OkStatus();
+  if (input.history.sessions_held() < needed) return absl::OkStatus();
 
   // Latest held sessions in a row without a client alliance rating.
   std::vector<int> missing;
-  for (auto it = held.rbegin(); it != held.rend(); ++it) {
-    if (HasClientAllianceMeasure(**it)) break;
-    missing.push_back((*it)->number);
+  const auto& sessions = input.history.sessions();
+  for (auto it = sessions.rbegin(); it != sessions.rend(); ++it) {
+    const engine::SessionRecord& record = it->second;
+    if (!record.is_held()) continue;
+    if (HasClientAllianceMeasure(record)) break;
+    missing.push_back(record.number);
   }
   if (missing.size() < static_cast<std::size_t>(needed)) {
     return absl::OkStatus();

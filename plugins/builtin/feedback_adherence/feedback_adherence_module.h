@@ -28,6 +28,8 @@ class FeedbackAdherenceModule : public engine::RuleModule {
   }
   absl::Status Evaluate(const engine::RuleInput& input,
                         engine::RuleOutput& output) const override;
+  // Never fails: writes in place (see RuleModule::WritesOnlyOnSuccess).
+  bool WritesOnlyOnSuccess() const override { return true; }
 };
 
 }  // namespace attune::builtin

@@ -32,12 +32,10 @@ WindowCount CountWindow(const AllianceSeries& series, int window, int session) {
 // Session of the first event with `payload`, placed by its time.
 int SessionOfFirst(const engine::EpisodeHistory& history,
                    v1::SessionEvent::PayloadCase payload) {
-  for (const v1::SessionEvent& e : history.events()) {
-    if (e.payload_case() == payload) {
-      return SessionAtTime(history, engine::ToTime(e.occurred_at()));
-    }
-  }
-  return 0;
+  const v1::SessionEvent* e = history.FirstOf(payload);
+  return e == nullptr
+             ? 0
+             : SessionAtTime(history, engine::ToTime(e->occurred_at()));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "plugins/builtin/phase/phase_module.h"
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -124,22 +125,25 @@ engine::ProposedPrompt NotEstablished(const PhaseAnalysis& a,
 absl::Status PhaseModule::Evaluate(const engine::RuleInput& input,
                                    engine::RuleOutput& output) const {
   const v1::PhaseConfig& config = input.config.phase();
-  AllianceSeries series = AllianceSeries::Build(input.history, input.config);
+  std::optional<AllianceSeries> storage;
+  const AllianceSeries& series = AllianceSeries::For(input, storage);
   PhaseAnalysis a = AnalysePhase(input.history, series, config);
-  *output.assessment->mutable_phase() = a.state;
 
   // The nudges belong to the "coming together" phase only.
-  if (a.state.phase() != v1::PHASE_COMING_TOGETHER) return absl::OkStatus();
-  if (!a.state.goals_agreed() && a.latest_held > 0 &&
-      a.latest_held >= config.goals_expected_by_session()) {
-    output.prompts.push_back(AgreeGoals(a, config));
+  if (a.state.phase() == v1::PHASE_COMING_TOGETHER) {
+    if (!a.state.goals_agreed() && a.latest_held > 0 &&
+        a.latest_held >= config.goals_expected_by_session()) {
+      output.prompts.push_back(AgreeGoals(a, config));
+    }
+    // Without a rating on an instrument with a cut-off the alliance cannot
+    // be judged; attune.feedback_adherence asks for the ratings instead.
+    if (a.judgeable && !a.state.alliance_established() &&
+        a.latest_held > config.established_expected_by_session()) {
+      output.prompts.push_back(NotEstablished(a, series, config));
+    }
   }
-  // Without a rating on an instrument with a cut-off the alliance cannot be
-  // judged; attune.feedback_adherence asks for the ratings instead.
-  if (a.judgeable && !a.state.alliance_established() &&
-      a.latest_held > config.established_expected_by_session()) {
-    output.prompts.push_back(NotEstablished(a, series, config));
-  }
+  // Last: the prompts above read the state this hands over.
+  output.assessment->mutable_phase()->Swap(&a.state);
   return absl::OkStatus();
 }
 

@@ -27,6 +27,19 @@ struct Pair {
   double gap() const { return therapist->percent - client->percent; }
 };
 
+// Whether the session has an alliance rating by each rater: else it has no
+// pair (a cheap test before PairsOf).
+bool HasBothRaters(const engine::SessionRecord& record) {
+  bool client = false;
+  bool therapist = false;
+  for (const engine::ScoredMeasure& m : record.measures) {
+    if (m.construct != v1::CONSTRUCT_ALLIANCE) continue;
+    client = client || m.rater == v1::RATER_CLIENT;
+    therapist = therapist || m.rater == v1::RATER_THERAPIST;
+  }
+  return client && therapist;
+}
+
 // Per instrument key, the last client and last therapist alliance rating of
 // the session.
 std::map<std::string, Pair> PairsOf(const engine::SessionRecord& record) {
@@ -47,6 +60,7 @@ absl::Status RaterDiscrepancyModule::Evaluate(
   const double min_gap = input.config.rater_discrepancy().min_gap_percent();
   const auto& sessions = input.history.sessions();
   for (auto it = sessions.rbegin(); it != sessions.rend(); ++it) {
+    if (!HasBothRaters(it->second)) continue;
     const Pair* widest = nullptr;
     std::map<std::string, Pair> pairs = PairsOf(it->second);
     for (const auto& [key, pair] : pairs) {

@@ -6,6 +6,7 @@
 // 2011, r = .24) and naming it can consolidate it.
 #include "plugins/builtin/repair/repair_module.h"
 
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -41,7 +42,8 @@ absl::Status RepairModule::Evaluate(const engine::RuleInput& input,
       input.history.closed()) {
     return absl::OkStatus();
   }
-  AllianceSeries series = AllianceSeries::Build(input.history, input.config);
+  std::optional<AllianceSeries> storage;
+  const AllianceSeries& series = AllianceSeries::For(input, storage);
   if (series.empty() || series.latest().session != rupture.repaired_session()) {
     return absl::OkStatus();
   }

@@ -21,7 +21,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <optional>
-#include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "plugins/builtin/common/episode_facts.h"
@@ -41,68 +43,39 @@ struct Candidate {
   v1::RuptureType marker_type = v1::RUPTURE_TYPE_UNSPECIFIED;
 };
 
-Candidate Hit(v1::RuptureSignal signal, int session, v1::Evidence evidence,
-              std::string text, std::optional<double> pre_drop) {
-  return {{signal, session, std::move(evidence), std::move(text)}, pre_drop};
-}
-
-// The signals a rating raises against the ratings before it.
-std::vector<Candidate> RatingSignals(const AllianceSeries& series,
-                                     std::size_t i,
-                                     const v1::RuptureConfig& config) {
-  std::vector<Candidate> out;
-  if (i == 0) return out;
+// Appends the signals a rating raises against the ratings before it.
+void RatingSignals(const AllianceSeries& series, std::size_t i,
+                   const v1::RuptureConfig& config,
+                   std::vector<Candidate>& out) {
+  if (i == 0) return;
   const auto& p = series.points();
   const AlliancePoint& cur = p[i];
   const AlliancePoint& prev = p[i - 1];
-  const std::string total_name = TotalName(series.key());
-  const std::string drop_name = absl::StrCat(series.key(), "_drop");
   const double drop = series.Drop(prev.total, cur.total);
+  auto add = [&](v1::RuptureSignal signal, double pre_drop) {
+    Candidate& c = out.emplace_back();
+    c.hit.signal = signal;
+    c.hit.session = cur.session;
+    c.hit.point = i;
+    c.pre_drop = pre_drop;
+  };
 
   if (series.MeetsCutoff(prev.total) && series.IsConcern(cur.total)) {
-    out.push_back(Hit(
-        v1::RUPTURE_SIGNAL_BELOW_CUTOFF, cur.session,
-        ThresholdEvidence(
-            total_name, cur.total, series.ConcernComparison(), series.cutoff(),
-            cur.session,
-            absl::StrCat("below the cut-off after ", Num(prev.total),
-                         " in session ", prev.session)),
-        absl::StrCat("fell below the cut-off of ", Num(series.cutoff()), " (",
-                     Num(prev.total), " in session ", prev.session, ", ",
-                     Num(cur.total), " in session ", cur.session, ")"),
-        prev.total));
+    add(v1::RUPTURE_SIGNAL_BELOW_CUTOFF, prev.total);
   }
 
   std::optional<double> reliable = series.reliable_drop();
-  if (!reliable || drop <= 0) return out;
+  if (!reliable || drop <= 0) return;
   const std::size_t min_prior =
       static_cast<std::size_t>(std::max(0, config.min_prior_ratings_for_sd()));
   if (i >= min_prior) {
     const double sd = series.SdBefore(i);
     const double sd_size = config.sd_multiplier() * sd;
     if (drop + kEpsilon >= sd_size && drop + kEpsilon >= *reliable) {
-      std::string rule = absl::StrCat(Num(config.sd_multiplier()), " SD of ", i,
-                                      " earlier ratings = ", Num(sd_size),
-                                      "; reliable drop ", Num(*reliable));
-      out.push_back(Hit(
-          v1::RUPTURE_SIGNAL_SD_DROP, cur.session,
-          ThresholdEvidence(drop_name, drop, "drop>=",
-                            std::max(sd_size, *reliable), cur.session, rule),
-          absl::StrCat("dropped ", Num(drop), " points from ", Num(prev.total),
-                       " to ", Num(cur.total), " in session ", cur.session,
-                       " (", rule, ")"),
-          prev.total));
+      add(v1::RUPTURE_SIGNAL_SD_DROP, prev.total);
     }
   } else if (drop + kEpsilon >= *reliable) {
-    out.push_back(Hit(
-        v1::RUPTURE_SIGNAL_RELIABLE_DROP, cur.session,
-        ThresholdEvidence(drop_name, drop, "drop>=", *reliable, cur.session,
-                          absl::StrCat("reliable drop; only ", i,
-                                       " earlier ratings, too few for an SD")),
-        absl::StrCat("dropped ", Num(drop), " points from ", Num(prev.total),
-                     " to ", Num(cur.total), " in session ", cur.session,
-                     " (reliable drop ", Num(*reliable), ")"),
-        prev.total));
+    add(v1::RUPTURE_SIGNAL_RELIABLE_DROP, prev.total);
   }
 
   const int run = config.decline_run();
@@ -115,19 +88,9 @@ std::vector<Candidate> RatingSignals(const AllianceSeries& series,
     const double fall = series.Drop(start.total, cur.total);
     const double needed = config.decline_total_in_reliable_drops() * *reliable;
     if (falling && fall + kEpsilon >= needed) {
-      out.push_back(Hit(
-          v1::RUPTURE_SIGNAL_STEADY_DECLINE, cur.session,
-          ThresholdEvidence(drop_name, fall, "drop>=", needed, cur.session,
-                            absl::StrCat(run, " falls in a row since session ",
-                                         start.session)),
-          absl::StrCat("fell in ", run, " rated sessions in a row, ", Num(fall),
-                       " points in all (", Num(start.total), " in session ",
-                       start.session, " to ", Num(cur.total), " in session ",
-                       cur.session, "; threshold ", Num(needed), ")"),
-          start.total));
+      add(v1::RUPTURE_SIGNAL_STEADY_DECLINE, start.total);
     }
   }
-  return out;
 }
 
 const char* MarkerWord(v1::RuptureType type) {
@@ -141,32 +104,80 @@ const char* MarkerWord(v1::RuptureType type) {
   }
 }
 
-// Clinician-coded markers for a session. The level to return to is the
-// last rating before the session, else the cut-off.
-std::vector<Candidate> MarkerSignals(const AllianceSeries& series,
-                                     const engine::SessionRecord& record) {
-  std::vector<Candidate> out;
+// Appends the clinician-coded markers of a session. The level to return to
+// is the last rating before the session, else the cut-off.
+void MarkerSignals(const AllianceSeries& series,
+                   const engine::SessionRecord& record,
+                   std::vector<Candidate>& out) {
   std::optional<double> pre;
   for (const AlliancePoint& point : series.points()) {
     if (point.session < record.number) pre = point.total;
   }
   if (!pre && series.has_cutoff()) pre = series.cutoff();
   for (const v1::RuptureMarker& marker : record.markers) {
-    std::string addressed = marker.addressed_in_session()
-                                ? ", noted as addressed in the session"
-                                : "";
-    out.push_back(
-        Hit(v1::RUPTURE_SIGNAL_CLINICIAN_MARKER, record.number,
-            ValueEvidence("rupture_marker", marker.type(), record.number,
-                          absl::StrCat(MarkerTypeName(marker.type()),
-                                       " marker coded", addressed)),
-            absl::StrCat(MarkerWord(marker.type()),
-                         " marker was coded for session ", record.number,
-                         addressed),
-            pre));
-    out.back().marker_type = marker.type();
+    Candidate& c = out.emplace_back();
+    c.hit.signal = v1::RUPTURE_SIGNAL_CLINICIAN_MARKER;
+    c.hit.session = record.number;
+    c.hit.marker = &marker;
+    c.pre_drop = pre;
+    c.marker_type = marker.type();
   }
-  return out;
+}
+
+// The evidence of a hit: the numbers are worked out again from the series
+// exactly as RatingSignals did, for the few hits kept.
+v1::Evidence HitEvidence(const RuptureHit& hit, const AllianceSeries& series,
+                         const v1::RuptureConfig& config) {
+  if (hit.signal == v1::RUPTURE_SIGNAL_CLINICIAN_MARKER) {
+    const v1::RuptureMarker& marker = *hit.marker;
+    return ValueEvidence(
+        "rupture_marker", marker.type(), hit.session,
+        absl::StrCat(MarkerTypeName(marker.type()), " marker coded",
+                     marker.addressed_in_session()
+                         ? ", noted as addressed in the session"
+                         : ""));
+  }
+  const std::size_t i = hit.point;
+  const auto& p = series.points();
+  const AlliancePoint& cur = p[i];
+  const AlliancePoint& prev = p[i - 1];
+  const double drop = series.Drop(prev.total, cur.total);
+  switch (hit.signal) {
+    case v1::RUPTURE_SIGNAL_BELOW_CUTOFF:
+      return ThresholdEvidence(
+          TotalName(series.key()), cur.total, series.ConcernComparison(),
+          series.cutoff(), cur.session,
+          absl::StrCat("below the cut-off after ", Num(prev.total),
+                       " in session ", prev.session));
+    case v1::RUPTURE_SIGNAL_SD_DROP: {
+      const double reliable = *series.reliable_drop();
+      const double sd_size = config.sd_multiplier() * series.SdBefore(i);
+      return ThresholdEvidence(
+          absl::StrCat(series.key(), "_drop"), drop,
+          "drop>=", std::max(sd_size, reliable), cur.session,
+          absl::StrCat(Num(config.sd_multiplier()), " SD of ", i,
+                       " earlier ratings = ", Num(sd_size), "; reliable drop ",
+                       Num(reliable)));
+    }
+    case v1::RUPTURE_SIGNAL_RELIABLE_DROP:
+      return ThresholdEvidence(
+          absl::StrCat(series.key(), "_drop"), drop,
+          "drop>=", *series.reliable_drop(), cur.session,
+          absl::StrCat("reliable drop; only ", i,
+                       " earlier ratings, too few for an SD"));
+    case v1::RUPTURE_SIGNAL_STEADY_DECLINE: {
+      const int run = config.decline_run();
+      const AlliancePoint& start = p[i - run];
+      return ThresholdEvidence(
+          absl::StrCat(series.key(), "_drop"),
+          series.Drop(start.total, cur.total), "drop>=",
+          config.decline_total_in_reliable_drops() * *series.reliable_drop(),
+          cur.session,
+          absl::StrCat(run, " falls in a row since session ", start.session));
+    }
+    default:
+      return v1::Evidence();
+  }
 }
 
 bool Open(const v1::RuptureState& state) {
@@ -184,30 +195,50 @@ class Walk {
   }
 
   RuptureAnalysis Run() {
-    std::set<int> sessions;
-    for (const AlliancePoint& p : series_.points()) sessions.insert(p.session);
-    for (const auto& [number, record] : history_.sessions()) {
-      if (!record.markers.empty()) sessions.insert(number);
+    // The rated sessions and the sessions with markers, merged in session
+    // order (both lists are sorted).
+    const auto& points = series_.points();
+    const auto& sessions = history_.sessions();
+    std::size_t next_point = 0;
+    auto record = sessions.begin();
+    auto skip_unmarked = [&] {
+      while (record != sessions.end() && record->second.markers.empty()) {
+        ++record;
+      }
+    };
+    skip_unmarked();
+    while (next_point < points.size() || record != sessions.end()) {
+      int session = record != sessions.end() ? record->first : 0;
+      if (next_point < points.size() &&
+          (record == sessions.end() || points[next_point].session < session)) {
+        session = points[next_point].session;
+      }
+      std::optional<std::size_t> index;
+      if (next_point < points.size() && points[next_point].session == session) {
+        index = next_point++;
+      }
+      const engine::SessionRecord* marked = nullptr;
+      if (record != sessions.end() && record->first == session) {
+        marked = &record->second;
+        ++record;
+        skip_unmarked();
+      }
+      Step(session, index, marked);
     }
-    for (int session : sessions) Step(session);
     Finish();
     return std::move(a_);
   }
 
  private:
-  void Step(int session) {
-    std::optional<std::size_t> index = series_.IndexOf(session);
-    std::vector<Candidate> found;
-    if (index) found = RatingSignals(series_, *index, config_.rupture());
-    const engine::SessionRecord* record = history_.session(session);
-    if (record != nullptr && !record->markers.empty()) {
-      std::vector<Candidate> markers = MarkerSignals(series_, *record);
-      found.insert(found.end(), markers.begin(), markers.end());
-    }
+  void Step(int session, std::optional<std::size_t> index,
+            const engine::SessionRecord* marked) {
+    found_.clear();
+    if (index) RatingSignals(series_, *index, config_.rupture(), found_);
+    if (marked != nullptr) MarkerSignals(series_, *marked, found_);
     std::optional<double> total;
     if (index) total = series_.points()[*index].total;
-    if (!found.empty()) {
-      Signal(session, total, found);
+    if (!found_.empty()) {
+      Signal(session, total, found_);
     } else if (total && Open(a_.state)) {
       Rated(session, *total);
     }
@@ -308,16 +339,20 @@ class Walk {
     // Signal evidence first, then the repair evidence added by Rated().
     google::protobuf::RepeatedPtrField<v1::Evidence> repair;
     repair.Swap(a_.state.mutable_evidence());
+    a_.state.mutable_evidence()->Reserve(static_cast<int>(a_.hits.size()) +
+                                         repair.size());
     for (const RuptureHit& hit : a_.hits) {
-      *a_.state.add_evidence() = hit.evidence;
+      *a_.state.add_evidence() = HitEvidence(hit, series_, config_.rupture());
     }
-    for (const v1::Evidence& e : repair) *a_.state.add_evidence() = e;
+    for (v1::Evidence& e : repair) *a_.state.add_evidence() = std::move(e);
   }
 
   const engine::EpisodeHistory& history_;
   const AllianceSeries& series_;
   const v1::RulesConfig& config_;
   RuptureAnalysis a_;
+  // Step()'s signals, kept to reuse the buffer.
+  std::vector<Candidate> found_;
 };
 
 }  // namespace
@@ -343,6 +378,60 @@ RuptureAnalysis AnalyseRuptures(const engine::EpisodeHistory& history,
                                 const AllianceSeries& series,
                                 const v1::RulesConfig& config) {
   return Walk(history, series, config).Run();
+}
+
+std::string HitPhrase(const RuptureHit& hit, const AllianceSeries& series,
+                      const v1::RulesConfig& rules) {
+  if (hit.signal == v1::RUPTURE_SIGNAL_CLINICIAN_MARKER) {
+    const v1::RuptureMarker& marker = *hit.marker;
+    return absl::StrCat(MarkerWord(marker.type()),
+                        " marker was coded for session ", hit.session,
+                        marker.addressed_in_session()
+                            ? ", noted as addressed in the session"
+                            : "");
+  }
+  const v1::RuptureConfig& config = rules.rupture();
+  const std::size_t i = hit.point;
+  const auto& p = series.points();
+  const AlliancePoint& cur = p[i];
+  const AlliancePoint& prev = p[i - 1];
+  const double drop = series.Drop(prev.total, cur.total);
+  switch (hit.signal) {
+    case v1::RUPTURE_SIGNAL_BELOW_CUTOFF:
+      return absl::StrCat("fell below the cut-off of ", Num(series.cutoff()),
+                          " (", Num(prev.total), " in session ", prev.session,
+                          ", ", Num(cur.total), " in session ", cur.session,
+                          ")");
+    case v1::RUPTURE_SIGNAL_SD_DROP: {
+      const double reliable = *series.reliable_drop();
+      const double sd_size = config.sd_multiplier() * series.SdBefore(i);
+      return absl::StrCat("dropped ", Num(drop), " points from ",
+                          Num(prev.total), " to ", Num(cur.total),
+                          " in session ", cur.session, " (",
+                          Num(config.sd_multiplier()), " SD of ", i,
+                          " earlier ratings = ", Num(sd_size),
+                          "; reliable drop ", Num(reliable), ")");
+    }
+    case v1::RUPTURE_SIGNAL_RELIABLE_DROP:
+      return absl::StrCat("dropped ", Num(drop), " points from ",
+                          Num(prev.total), " to ", Num(cur.total),
+                          " in session ", cur.session, " (reliable drop ",
+                          Num(*series.reliable_drop()), ")");
+    case v1::RUPTURE_SIGNAL_STEADY_DECLINE: {
+      const int run = config.decline_run();
+      const AlliancePoint& start = p[i - run];
+      return absl::StrCat("fell in ", run, " rated sessions in a row, ",
+                          Num(series.Drop(start.total, cur.total)),
+                          " points in all (", Num(start.total), " in session ",
+                          start.session, " to ", Num(cur.total), " in session ",
+                          cur.session, "; threshold ",
+                          Num(config.decline_total_in_reliable_drops() *
+                              *series.reliable_drop()),
+                          ")");
+    }
+    default:
+      return "";
+  }
 }
 
 }  // namespace attune::builtin

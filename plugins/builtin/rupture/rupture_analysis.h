@@ -10,6 +10,7 @@
 #ifndef ATTUNE_PLUGINS_BUILTIN_RUPTURE_RUPTURE_ANALYSIS_H_
 #define ATTUNE_PLUGINS_BUILTIN_RUPTURE_RUPTURE_ANALYSIS_H_
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -20,19 +21,24 @@
 
 namespace attune::builtin {
 
-// One signal that fired at one session.
+// One signal that fired at one session. Its evidence is in the state (see
+// RuptureAnalysis); its phrase for prompt text is made on demand
+// (HitPhrase), since most evaluations never show it.
 struct RuptureHit {
   v1::RuptureSignal signal = v1::RUPTURE_SIGNAL_UNSPECIFIED;
   int session = 0;
-  v1::Evidence evidence;
-  // A phrase for prompt text, e.g. "fell below the cut-off of 36 (38 -> 33)".
-  std::string text;
+  // What raised it: a rating (its index in the series) or, for
+  // RUPTURE_SIGNAL_CLINICIAN_MARKER, the marker (points into the history).
+  std::size_t point = 0;
+  const v1::RuptureMarker* marker = nullptr;
 };
 
 struct RuptureAnalysis {
-  // The current or latest rupture (status NONE when there was none).
+  // The current or latest rupture (status NONE when there was none). Its
+  // evidence: one entry per hit, in order, then the repair's.
   v1::RuptureState state;
-  // The signals of that rupture, in session order.
+  // The signals of that rupture, in session order. Valid while the history
+  // and series analysed are.
   std::vector<RuptureHit> hits;
   // Whether state.pre_drop_level is known (a marker before any rating, on
   // an instrument without a cut-off, has no level to return to yet).
@@ -54,6 +60,12 @@ struct RuptureAnalysis {
 RuptureAnalysis AnalyseRuptures(const engine::EpisodeHistory& history,
                                 const AllianceSeries& series,
                                 const v1::RulesConfig& config);
+
+// A phrase for prompt text about a hit of AnalyseRuptures(history, series,
+// config), e.g. "fell below the cut-off of 36 (38 in session 3, 33 in
+// session 4)".
+std::string HitPhrase(const RuptureHit& hit, const AllianceSeries& series,
+                      const v1::RulesConfig& config);
 
 // The fraction of the way back to the pre-drop level that counts as repair:
 // config.repair().return_fraction(), 1.0 (fully back) when unset.

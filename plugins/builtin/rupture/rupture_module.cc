@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -59,7 +60,7 @@ std::string Detail(const RuptureAnalysis& a, const AllianceSeries& series,
   std::size_t first =
       a.hits.size() > kMaxHitsInDetail ? a.hits.size() - kMaxHitsInDetail : 0;
   for (std::size_t i = first; i < a.hits.size(); ++i) {
-    phrases.push_back(a.hits[i].text);
+    phrases.push_back(HitPhrase(a.hits[i], series, config));
   }
   std::string detail =
       absl::StrCat("Rupture signals since session ", state.detected_session(),
@@ -135,25 +136,27 @@ engine::ProposedPrompt CheckRupture(const RuptureAnalysis& a,
 
 absl::Status RuptureModule::Evaluate(const engine::RuleInput& input,
                                      engine::RuleOutput& output) const {
-  AllianceSeries series = AllianceSeries::Build(input.history, input.config);
+  std::optional<AllianceSeries> storage;
+  const AllianceSeries& series = AllianceSeries::For(input, storage);
   RuptureAnalysis a = AnalyseRuptures(input.history, series, input.config);
-  *output.assessment->mutable_rupture() = a.state;
   const v1::RuptureStatus status = a.state.status();
   const bool open = status == v1::RUPTURE_STATUS_SUSPECTED ||
                     status == v1::RUPTURE_STATUS_REPAIRING;
-  if (!open) return absl::OkStatus();
-  output.assessment->mutable_alliance()->set_band(v1::ALLIANCE_BAND_RUPTURED);
-
-  if (input.history.closed()) return absl::OkStatus();
+  if (open) {
+    output.assessment->mutable_alliance()->set_band(v1::ALLIANCE_BAND_RUPTURED);
+  }
   // Prompt while the suspicion is fresh: fewer than prompt_for_sessions held
   // sessions since the last signal or the last rating.
-  int anchor = a.last_signal_session;
-  if (!series.empty()) anchor = std::max(anchor, series.latest().session);
-  if (HeldSessionsAfter(input.history, anchor) >=
-      input.config.rupture().prompt_for_sessions()) {
-    return absl::OkStatus();
+  if (open && !input.history.closed()) {
+    int anchor = a.last_signal_session;
+    if (!series.empty()) anchor = std::max(anchor, series.latest().session);
+    if (HeldSessionsAfter(input.history, anchor) <
+        input.config.rupture().prompt_for_sessions()) {
+      output.prompts.push_back(CheckRupture(a, series, input.config));
+    }
   }
-  output.prompts.push_back(CheckRupture(a, series, input.config));
+  // Last: the prompt above reads the state this hands over.
+  output.assessment->mutable_rupture()->Swap(&a.state);
   return absl::OkStatus();
 }
 
