@@ -113,6 +113,48 @@ struct EventPage {
   std::string next_page_token;
 };
 
+// One row of the audit log: who did what to which object, when, and how it
+// ended. Pseudonyms and codes only: a caller is "tok:<hex>", "crt:<hex>" or
+// "local"; an object is "<kind>:<lookup hash>" ("episode:...", "client:...",
+// "clinician:...") or empty for calls on no single object.
+struct AuditRecord {
+  absl::Time at;
+  std::string tenant;
+  std::string caller;
+  // "SubmitEvent", "ListPrompts", "RuleAdmin.ReloadModules",
+  // "DataAdmin.EraseClient", "retention.erase"...
+  std::string action;
+  std::string object;
+  // The gRPC status code's name: "OK", "PERMISSION_DENIED", ...
+  std::string outcome;
+};
+
+// What VerifyAudit found.
+struct AuditVerification {
+  // Rows checked.
+  int64_t rows = 0;
+  // The last row's seq and hash (64 hex digits); 0 and "" when empty.
+  // Deleting rows from the end leaves a valid shorter chain: compare the
+  // head with one recorded earlier (attuned logs it; `attunectl audit
+  // verify --expect-head`).
+  int64_t head_seq = 0;
+  std::string head_hash;
+  // False at the first broken link; first_bad_seq names the row and
+  // `problem` says what is wrong ("seq 18 missing: 17 is followed by 19",
+  // "seq 17: hash does not match the row", "seq 17: storage key 'k0' is
+  // not in the key ring").
+  bool ok = true;
+  int64_t first_bad_seq = 0;
+  std::string problem;
+};
+
+// What an erase removed.
+struct EraseCounts {
+  int64_t episodes = 0;
+  int64_t events = 0;
+  int64_t prompts = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -176,6 +218,29 @@ class Store {
   virtual absl::StatusOr<std::vector<v1::Prompt>> ListModulePrompts(
       const std::string& tenant, const std::string& module_id, bool shadow,
       int limit) = 0;
+
+  // Appends audit rows in order, chained to the rows before them; durable
+  // when it returns OK. INVALID_ARGUMENT naming records[i].<field> for an
+  // empty tenant, action or outcome.
+  virtual absl::Status AppendAudit(std::vector<AuditRecord> records) = 0;
+
+  // Walks the whole audit chain (see AuditVerification).
+  virtual absl::StatusOr<AuditVerification> VerifyAudit() = 0;
+
+  // Deletes every episode of the client in the tenant (episodes whose
+  // events name this client_id) with its events, assessment, prompts,
+  // feedback and held sessions; the audit log is untouched. Unknown client:
+  // zero counts. INVALID_ARGUMENT "client_id: ..." when empty. A commit for
+  // an erased episode that raced the erase fails with ABORTED (its version
+  // is gone) and the engine starts the episode afresh from that event.
+  virtual absl::StatusOr<EraseCounts> EraseClient(
+      const std::string& tenant, const std::string& client_id) = 0;
+
+  // Retention: deletes, in every tenant, up to `limit` (>= 1) episodes whose
+  // last commit was before `cutoff`, as EraseClient does; call again while
+  // it returns `limit` episodes.
+  virtual absl::StatusOr<EraseCounts> EraseInactiveEpisodes(absl::Time cutoff,
+                                                            int limit) = 0;
 };
 
 }  // namespace attune::store

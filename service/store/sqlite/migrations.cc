@@ -104,6 +104,53 @@ CREATE INDEX prompts_by_module
   ON prompts (tenant, module_id, shadow, episode_id);
 )sql";
 
+// Pseudonymised storage, erasure, retention and the audit log. With storage
+// keys, client_key and every clinician_id column hold lookup hashes
+// (KeyRing::LookupHash) and every BLOB holds KeyRing::Seal output; without
+// them (store_protection.mode 'plaintext') they hold the values as sent.
+constexpr absl::string_view kProtectionAndAudit = R"sql(
+ALTER TABLE episodes ADD COLUMN client_key TEXT NOT NULL DEFAULT '';
+CREATE INDEX episodes_by_client ON episodes (tenant, client_key);
+CREATE INDEX episodes_by_update ON episodes (updated_at);
+
+-- How the rows are protected; one row, written at the first open.
+CREATE TABLE store_protection (
+  id    INTEGER PRIMARY KEY CHECK (id = 1),
+  mode  TEXT    NOT NULL CHECK (mode IN ('plaintext', 'sealed'))
+);
+
+-- Every storage key that has written to this database, with its check
+-- value (KeyRing::CheckValue), so that other key material under a known id
+-- is refused at open.
+CREATE TABLE storage_keys (
+  key_id       TEXT    PRIMARY KEY,
+  check_value  TEXT    NOT NULL,
+  first_used   INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Who did what to which object, when, with what outcome: pseudonyms and
+-- codes only, never identifiers. seq runs 1, 2, 3... without gaps; hash
+-- links each row to the one before (KeyRing::AuditMac under key_id, or
+-- SHA-256 when key_id is '' in a plaintext store). The triggers make the
+-- table append-only for SQL; someone editing the file itself is caught by
+-- `attunectl audit verify`.
+CREATE TABLE audit_log (
+  seq      INTEGER PRIMARY KEY,
+  at       INTEGER NOT NULL,
+  tenant   TEXT    NOT NULL,
+  caller   TEXT    NOT NULL,
+  action   TEXT    NOT NULL,
+  object   TEXT    NOT NULL,
+  outcome  TEXT    NOT NULL,
+  key_id   TEXT    NOT NULL,
+  hash     BLOB    NOT NULL
+);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -111,6 +158,7 @@ const std::vector<Migration>& Migrations() {
       new std::vector<Migration>{
           {1, "initial schema", kInitialSchema},
           {2, "shadow prompts", kShadowPrompts},
+          {3, "protection, erasure and audit", kProtectionAndAudit},
       };
   return *kMigrations;
 }

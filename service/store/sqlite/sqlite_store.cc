@@ -8,11 +8,16 @@
 #include "absl/time/clock.h"
 #include "service/common/log.h"
 #include "service/common/status_macros.h"
+#include "service/security/key_ring.h"
+#include "service/store/sqlite/audit.h"
 #include "service/store/sqlite/codec.h"
 #include "service/store/sqlite/connection.h"
+#include "service/store/sqlite/erase.h"
 #include "service/store/sqlite/event_commit.h"
 #include "service/store/sqlite/migrations.h"
 #include "service/store/sqlite/page_token.h"
+#include "service/store/sqlite/protection.h"
+#include "service/store/sqlite/sealing.h"
 
 namespace attune::store {
 
@@ -26,6 +31,13 @@ constexpr int kMaxPageSize = 500;
 constexpr int kMaxScanPageSize = 10000;
 // As many statuses as the enum has values.
 constexpr int kMaxStatusFilter = v1::PromptStatus_ARRAYSIZE;
+// How often, at most, the audit chain's head is logged while rows are
+// appended (audit.h): a truncation is caught against the last line.
+constexpr absl::Duration kAuditHeadLogInterval = absl::Minutes(5);
+// How long the checkpoint after an erase waits for readers to leave the WAL:
+// long enough for the store's own short reads, short enough that commits
+// queued behind it barely notice.
+constexpr absl::Duration kEraseCheckpointWait = absl::Milliseconds(250);
 
 absl::Status ValidateOptions(const SqliteStoreOptions& options) {
   if (options.path.empty()) {
@@ -77,6 +89,15 @@ absl::StatusOr<SqliteStore::Settings> ConfigureWriter(Connection& conn,
                      ": synchronous=FULL and foreign_keys=ON did "
                      "not take effect"));
   }
+  // Erased rows are overwritten with zeros rather than left in free space.
+  ATTUNE_ASSIGN_OR_RETURN(
+      int64_t secure_delete,
+      conn.QueryInt64("PRAGMA secure_delete = ON", "set secure_delete"));
+  settings.secure_delete = secure_delete == 1;
+  if (!settings.secure_delete) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "sqlite store ", path, ": secure_delete=ON did not take effect"));
+  }
   return settings;
 }
 
@@ -118,14 +139,15 @@ struct SavepointResult {
 };
 
 SavepointResult ApplyInSavepoint(Connection& conn, const EventCommit& commit,
-                                 int64_t now_nanos) {
+                                 int64_t now_nanos,
+                                 const sqlite::Protection& protection) {
   SavepointResult result;
   result.status = conn.Exec("SAVEPOINT attune_commit", "savepoint");
   if (!result.status.ok()) {
     result.batch_broken = true;
     return result;
   }
-  result.status = sqlite::ApplyEventCommit(conn, commit, now_nanos);
+  result.status = sqlite::ApplyEventCommit(conn, commit, now_nanos, protection);
   if (result.status.ok()) {
     result.status = conn.Exec("RELEASE attune_commit", "release savepoint");
     if (result.status.ok()) return result;
@@ -186,15 +208,56 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
                           sqlite::Migrate(*writer, options.path));
   settings.schema_version = migration.to_version;
   settings.migrated_from_version = migration.from_version;
+  // Before anything reads a row: refuse a sealed file without keys, or keys
+  // that are not the ones that wrote it; seal a plaintext file given keys.
+  const sqlite::Protection protection(options.keys);
+  const sqlite::ProtectionOptions protection_options{
+      .seal_plaintext = options.seal_plaintext,
+      .busy_timeout = options.busy_timeout};
+  ATTUNE_ASSIGN_OR_RETURN(
+      sqlite::ProtectionSetup setup,
+      sqlite::SetUpProtection(*writer, options.path, protection,
+                              protection_options));
+  settings.protection = setup.mode;
+  if (setup.sealed_in_place) {
+    ATTUNE_LOG(INFO) << "sqlite store: plaintext database sealed in place"
+                     << LogField("episodes", setup.episodes)
+                     << LogField("events", setup.events)
+                     << LogField("prompts", setup.prompts)
+                     << LogField("held_sessions", setup.held_sessions);
+    if (!setup.vacuumed || !setup.wal_truncated) {
+      ATTUNE_LOG(WARNING)
+          << "sqlite store: after sealing, free space may still hold "
+             "plaintext until later writes reuse it"
+          << LogField("vacuumed", setup.vacuumed ? "yes" : "no")
+          << LogField("wal_truncated", setup.wal_truncated ? "yes" : "no");
+    }
+  }
+  // Episodes written before migration 3 have no client_key yet.
+  ATTUNE_ASSIGN_OR_RETURN(sqlite::BackfillResult backfill,
+                          sqlite::BackfillClientKeys(*writer, protection));
+  if (backfill.filled > 0 || backfill.unreadable > 0) {
+    ATTUNE_LOG(INFO) << "sqlite store: client keys filled in"
+                     << LogField("episodes", backfill.filled)
+                     << LogField("unreadable", backfill.unreadable);
+  }
 
   std::unique_ptr<SqliteStore> store(
       new SqliteStore(options, std::move(writer), settings));
   // Open one reader now so that an unreadable file fails here, not on the
   // first request.
-  { ATTUNE_ASSIGN_OR_RETURN(ReadLease lease, store->AcquireReader()); }
+  {
+    ATTUNE_ASSIGN_OR_RETURN(ReadLease lease, store->AcquireReader());
+    ATTUNE_ASSIGN_OR_RETURN(sqlite::AuditHead head,
+                            sqlite::ReadAuditHead(*lease));
+    store->audit_head_log_ =
+        std::make_unique<sqlite::AuditHeadLog>(kAuditHeadLogInterval);
+    store->audit_head_log_->Opened(head);
+  }
   ATTUNE_LOG(INFO) << "sqlite store opened"
                    << LogField("schema_version", settings.schema_version)
                    << LogField("migrated_from", migration.from_version)
+                   << LogField("protection", settings.protection)
                    << LogField("max_batch", options.max_batch);
   return store;
 }
@@ -203,6 +266,7 @@ SqliteStore::SqliteStore(SqliteStoreOptions options,
                          std::unique_ptr<Connection> writer, Settings settings)
     : options_(std::move(options)),
       settings_(std::move(settings)),
+      protection_(options_.keys),
       writer_conn_(std::move(writer)) {
   writer_thread_ = std::thread([this] { WriterLoop(); });
 }
@@ -214,6 +278,23 @@ SqliteStore::~SqliteStore() {
   }
   queue_cv_.notify_all();
   writer_thread_.join();
+  if (audit_head_log_ != nullptr) audit_head_log_->Closed();
+}
+
+absl::Status SqliteStore::RunWriteJob(
+    std::function<absl::Status(Connection&)> apply,
+    std::function<void(Connection&)> after_commit) {
+  PendingJob job{std::move(apply), std::move(after_commit), {}};
+  std::future<absl::Status> done = job.done.get_future();
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (stopping_) {
+      return absl::UnavailableError("sqlite store is shutting down");
+    }
+    jobs_.push_back(std::move(job));
+  }
+  queue_cv_.notify_all();
+  return done.get();
 }
 
 std::future<absl::Status> SqliteStore::CommitAsync(EventCommit commit) {
@@ -256,9 +337,17 @@ void SqliteStore::WriterLoop() {
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
       queue_cv_.wait(lock, [this] {
-        return stopping_ ||
+        return stopping_ || !jobs_.empty() ||
                (!queue_.empty() && queue_.size() >= hold_until_queued_);
       });
+      // Jobs (erasure) are rare: each runs before the next batch.
+      if (!jobs_.empty()) {
+        PendingJob job = std::move(jobs_.front());
+        jobs_.pop_front();
+        lock.unlock();
+        RunJob(job);
+        continue;
+      }
       if (queue_.empty()) return;  // Stopping, and everything is done.
       hold_until_queued_ = 0;
       const size_t n = std::min(queue_.size(), max_batch);
@@ -279,7 +368,8 @@ void SqliteStore::RunBatch(std::vector<PendingCommit>& batch) {
   if (batch_status.ok()) {
     const int64_t now = sqlite::TimeToNanos(absl::Now());
     for (size_t i = 0; i < batch.size(); ++i) {
-      SavepointResult applied = ApplyInSavepoint(conn, batch[i].commit, now);
+      SavepointResult applied =
+          ApplyInSavepoint(conn, batch[i].commit, now, protection_);
       if (applied.batch_broken) {
         batch_status = applied.status;
         break;
@@ -322,6 +412,21 @@ void SqliteStore::RunBatch(std::vector<PendingCommit>& batch) {
   }
 }
 
+void SqliteStore::RunJob(PendingJob& job) {
+  Connection& conn = *writer_conn_;
+  absl::Status status = conn.Exec("BEGIN IMMEDIATE", "begin write job");
+  if (status.ok()) status = job.apply(conn);
+  if (status.ok()) status = conn.Exec("COMMIT", "commit write job");
+  if (!status.ok()) {
+    if (conn.InTransaction()) {
+      conn.Exec("ROLLBACK", "roll back write job").IgnoreError();
+    }
+  } else if (job.after_commit) {
+    job.after_commit(conn);
+  }
+  job.done.set_value(std::move(status));
+}
+
 absl::StatusOr<SqliteStore::ReadLease> SqliteStore::AcquireReader() {
   {
     std::lock_guard<std::mutex> lock(readers_mu_);
@@ -362,11 +467,15 @@ absl::StatusOr<std::optional<StoredEvent>> SqliteStore::FindEvent(
   ATTUNE_ASSIGN_OR_RETURN(bool found, stmt.Step());
   if (!found) return std::nullopt;
   StoredEvent stored;
-  stored.fingerprint = std::string(stmt.ColumnBytes(0));
-  ATTUNE_RETURN_IF_ERROR(
-      sqlite::ParseMessage(stmt.ColumnBytes(1), &stored.event, "events"));
-  ATTUNE_RETURN_IF_ERROR(
-      sqlite::ParseMessage(stmt.ColumnBytes(2), &stored.response, "events"));
+  ATTUNE_ASSIGN_OR_RETURN(stored.fingerprint,
+                          protection_.Open(tenant, sqlite::kEventFingerprint,
+                                           event_id, stmt.ColumnBytes(0)));
+  ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(tenant, sqlite::kEventEvent,
+                                                 event_id, stmt.ColumnBytes(1),
+                                                 &stored.event));
+  ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(tenant, sqlite::kEventResponse,
+                                                 event_id, stmt.ColumnBytes(2),
+                                                 &stored.response));
   return stored;
 }
 
@@ -386,21 +495,23 @@ absl::StatusOr<EpisodeSnapshot> SqliteStore::LoadEpisode(
     if (!found) return snapshot;
     snapshot.exists = true;
     snapshot.version = stmt.ColumnInt64(0);
-    ATTUNE_RETURN_IF_ERROR(sqlite::ParseMessage(
-        stmt.ColumnBytes(1), &snapshot.assessment, "episodes"));
+    ATTUNE_RETURN_IF_ERROR(
+        protection_.OpenMessage(tenant, sqlite::kEpisodeAssessment, episode_id,
+                                stmt.ColumnBytes(1), &snapshot.assessment));
   }
   {
     ATTUNE_ASSIGN_OR_RETURN(
         Statement stmt,
-        conn->Prepare("SELECT event FROM events"
+        conn->Prepare("SELECT event, event_id FROM events"
                       " WHERE tenant = ?1 AND episode_id = ?2 ORDER BY seq",
                       "events: load episode"));
     ATTUNE_RETURN_IF_ERROR(stmt.Bind(tenant, episode_id));
     for (;;) {
       ATTUNE_ASSIGN_OR_RETURN(bool row, stmt.Step());
       if (!row) break;
-      ATTUNE_RETURN_IF_ERROR(sqlite::ParseMessage(
-          stmt.ColumnBytes(0), &snapshot.events.emplace_back(), "events"));
+      ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(
+          tenant, sqlite::kEventEvent, stmt.ColumnBytes(1), stmt.ColumnBytes(0),
+          &snapshot.events.emplace_back()));
     }
   }
   {
@@ -408,7 +519,7 @@ absl::StatusOr<EpisodeSnapshot> SqliteStore::LoadEpisode(
         Statement stmt,
         // Shadow prompts too (the engine reconciles them on their own),
         // live ones first: the order of prompts_by_episode.
-        conn->Prepare("SELECT prompt FROM prompts"
+        conn->Prepare("SELECT prompt, prompt_id FROM prompts"
                       " WHERE tenant = ?1 AND episode_id = ?2"
                       " ORDER BY shadow, priority DESC, updated_at DESC,"
                       " prompt_id",
@@ -417,8 +528,9 @@ absl::StatusOr<EpisodeSnapshot> SqliteStore::LoadEpisode(
     for (;;) {
       ATTUNE_ASSIGN_OR_RETURN(bool row, stmt.Step());
       if (!row) break;
-      ATTUNE_RETURN_IF_ERROR(sqlite::ParseMessage(
-          stmt.ColumnBytes(0), &snapshot.prompts.emplace_back(), "prompts"));
+      ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(
+          tenant, sqlite::kPromptPrompt, stmt.ColumnBytes(1),
+          stmt.ColumnBytes(0), &snapshot.prompts.emplace_back()));
     }
   }
   return snapshot;
@@ -435,8 +547,8 @@ absl::StatusOr<std::optional<v1::Prompt>> SqliteStore::GetPrompt(
   ATTUNE_ASSIGN_OR_RETURN(bool found, stmt.Step());
   if (!found) return std::nullopt;
   v1::Prompt prompt;
-  ATTUNE_RETURN_IF_ERROR(
-      sqlite::ParseMessage(stmt.ColumnBytes(0), &prompt, "prompts"));
+  ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(
+      tenant, sqlite::kPromptPrompt, prompt_id, stmt.ColumnBytes(0), &prompt));
   return prompt;
 }
 
@@ -449,7 +561,24 @@ absl::StatusOr<PromptPage> SqliteStore::ListPrompts(const PromptQuery& query) {
     return absl::InvalidArgumentError(absl::StrCat(
         "page_size: must be 1-", kMaxPageSize, ", got ", query.page_size));
   }
-  const uint64_t filter_hash = sqlite::PromptFilterHash(query);
+  // Every value prompts.clinician_id may hold for the clinician (one per
+  // ring key in a sealed store: rows written before a rotation match too).
+  std::vector<std::string> clinician_keys;
+  if (!query.clinician_id.empty()) {
+    clinician_keys = protection_.IdKeys(query.tenant, sqlite::kClinicianKind,
+                                        query.clinician_id);
+  }
+  // The token carries a hash of the filter. Sealed, it hashes the
+  // clinician's lookup hash rather than the id, so that the token holds
+  // nothing an unkeyed search over likely ids could match.
+  uint64_t filter_hash;
+  if (protection_.sealed() && !clinician_keys.empty()) {
+    PromptQuery keyed = query;
+    keyed.clinician_id = clinician_keys.front();
+    filter_hash = sqlite::PromptFilterHash(keyed);
+  } else {
+    filter_hash = sqlite::PromptFilterHash(query);
+  }
   std::optional<sqlite::PromptPageToken> after;
   if (!query.page_token.empty()) {
     ATTUNE_ASSIGN_OR_RETURN(after,
@@ -469,16 +598,28 @@ absl::StatusOr<PromptPage> SqliteStore::ListPrompts(const PromptQuery& query) {
                      " distinct values, got ", statuses.size()));
   }
 
-  // The SQL text depends only on which id is queried, whether there is a
-  // status filter and whether there is a token: eight cached variants. The
-  // status list is padded to a fixed length by repeating a value. Shadow
-  // prompts are never listed; `shadow = 0` is an equality on the index, so
-  // the rows still come in sort order.
-  std::string sql = absl::StrCat(
+  // The SQL text depends only on which id is queried (and, by clinician, on
+  // the number of ring keys), whether there is a status filter and whether
+  // there is a token: a few cached variants. The status list is padded to a
+  // fixed length by repeating a value. Shadow prompts are never listed;
+  // `shadow = 0` is an equality on the index, so the rows still come in
+  // sort order (with several ring keys, SQLite merges the clinician's
+  // hashes with a sort).
+  std::string sql =
       "SELECT priority, updated_at, prompt_id, prompt FROM prompts"
-      " WHERE tenant = ? AND ",
-      query.episode_id.empty() ? "clinician_id" : "episode_id",
-      " = ? AND shadow = 0");
+      " WHERE tenant = ? AND ";
+  if (!query.episode_id.empty()) {
+    absl::StrAppend(&sql, "episode_id = ?");
+  } else if (clinician_keys.size() == 1) {
+    absl::StrAppend(&sql, "clinician_id = ?");
+  } else {
+    absl::StrAppend(&sql, "clinician_id IN (?");
+    for (size_t i = 1; i < clinician_keys.size(); ++i) {
+      absl::StrAppend(&sql, ", ?");
+    }
+    absl::StrAppend(&sql, ")");
+  }
+  absl::StrAppend(&sql, " AND shadow = 0");
   if (!statuses.empty()) {
     absl::StrAppend(&sql, " AND status IN (?");
     for (int i = 1; i < kMaxStatusFilter; ++i) absl::StrAppend(&sql, ", ?");
@@ -499,9 +640,12 @@ absl::StatusOr<PromptPage> SqliteStore::ListPrompts(const PromptQuery& query) {
   ATTUNE_ASSIGN_OR_RETURN(Statement stmt, conn->Prepare(sql, "prompts: list"));
   int index = 0;
   ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, query.tenant));
-  ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, query.episode_id.empty()
-                                                   ? query.clinician_id
-                                                   : query.episode_id));
+  if (!query.episode_id.empty()) {
+    ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, query.episode_id));
+  }
+  for (const std::string& key : clinician_keys) {
+    ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, key));
+  }
   if (!statuses.empty()) {
     for (size_t i = 0; i < static_cast<size_t>(kMaxStatusFilter); ++i) {
       ATTUNE_RETURN_IF_ERROR(
@@ -532,8 +676,9 @@ absl::StatusOr<PromptPage> SqliteStore::ListPrompts(const PromptQuery& query) {
     last.priority = stmt.ColumnInt64(0);
     last.updated_at_nanos = stmt.ColumnInt64(1);
     last.prompt_id = std::string(stmt.ColumnBytes(2));
-    ATTUNE_RETURN_IF_ERROR(sqlite::ParseMessage(
-        stmt.ColumnBytes(3), &page.prompts.emplace_back(), "prompts"));
+    ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(
+        query.tenant, sqlite::kPromptPrompt, last.prompt_id,
+        stmt.ColumnBytes(3), &page.prompts.emplace_back()));
   }
   return page;
 }
@@ -543,18 +688,33 @@ absl::StatusOr<std::vector<HeldSession>> SqliteStore::ListClinicianSessions(
     absl::Time to) {
   std::vector<HeldSession> sessions;
   if (from >= to) return sessions;
+  // Every value held_sessions.clinician_id may hold for the clinician (one
+  // per ring key in a sealed store).
+  const std::vector<std::string> clinician_keys =
+      protection_.IdKeys(tenant, sqlite::kClinicianKind, clinician_id);
+  std::string sql =
+      "SELECT episode_id, session_number, start_at, end_at"
+      " FROM held_sessions WHERE tenant = ?1 AND start_at >= ?2"
+      " AND start_at < ?3 AND clinician_id ";
+  if (clinician_keys.size() == 1) {
+    absl::StrAppend(&sql, "= ?4");
+  } else {
+    absl::StrAppend(&sql, "IN (?4");
+    for (size_t i = 1; i < clinician_keys.size(); ++i) {
+      absl::StrAppend(&sql, ", ?", i + 4);
+    }
+    absl::StrAppend(&sql, ")");
+  }
+  absl::StrAppend(&sql, " ORDER BY start_at, episode_id, session_number");
   ATTUNE_ASSIGN_OR_RETURN(ReadLease conn, AcquireReader());
   ATTUNE_ASSIGN_OR_RETURN(
-      Statement stmt,
-      conn->Prepare("SELECT episode_id, session_number, start_at, end_at"
-                    " FROM held_sessions"
-                    " WHERE tenant = ?1 AND clinician_id = ?2"
-                    " AND start_at >= ?3 AND start_at < ?4"
-                    " ORDER BY start_at, episode_id, session_number",
-                    "held_sessions: list by clinician"));
-  ATTUNE_RETURN_IF_ERROR(stmt.Bind(tenant, clinician_id,
-                                   sqlite::TimeToNanos(from),
-                                   sqlite::TimeToNanos(to)));
+      Statement stmt, conn->Prepare(sql, "held_sessions: list by clinician"));
+  ATTUNE_RETURN_IF_ERROR(
+      stmt.Bind(tenant, sqlite::TimeToNanos(from), sqlite::TimeToNanos(to)));
+  for (size_t i = 0; i < clinician_keys.size(); ++i) {
+    ATTUNE_RETURN_IF_ERROR(
+        stmt.BindOne(static_cast<int>(i) + 4, clinician_keys[i]));
+  }
   for (;;) {
     ATTUNE_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) break;
@@ -608,7 +768,7 @@ absl::StatusOr<EventPage> SqliteStore::ScanEvents(
   // Keyset over events_by_episode (tenant, episode_id, seq); the first term
   // after the tenant lets SQLite seek.
   std::string sql =
-      "SELECT episode_id, seq, event FROM events WHERE tenant = ?";
+      "SELECT episode_id, seq, event, event_id FROM events WHERE tenant = ?";
   if (after.has_value()) {
     absl::StrAppend(&sql,
                     " AND episode_id >= ? AND (episode_id > ? OR seq > ?)");
@@ -639,8 +799,9 @@ absl::StatusOr<EventPage> SqliteStore::ScanEvents(
     }
     last.episode_id = std::string(stmt.ColumnBytes(0));
     last.seq = stmt.ColumnInt64(1);
-    ATTUNE_RETURN_IF_ERROR(sqlite::ParseMessage(
-        stmt.ColumnBytes(2), &page.events.emplace_back(), "events"));
+    ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(
+        tenant, sqlite::kEventEvent, stmt.ColumnBytes(3), stmt.ColumnBytes(2),
+        &page.events.emplace_back()));
   }
   return page;
 }
@@ -661,7 +822,7 @@ absl::StatusOr<std::vector<v1::Prompt>> SqliteStore::ListModulePrompts(
   // episode boundary past `limit`, so the cut below is exact.
   ATTUNE_ASSIGN_OR_RETURN(
       Statement stmt,
-      conn->Prepare("SELECT episode_id, prompt FROM prompts"
+      conn->Prepare("SELECT episode_id, prompt, prompt_id FROM prompts"
                     " WHERE tenant = ?1 AND module_id = ?2 AND shadow = ?3"
                     " ORDER BY episode_id",
                     "prompts: list by module"));
@@ -675,8 +836,9 @@ absl::StatusOr<std::vector<v1::Prompt>> SqliteStore::ListModulePrompts(
       if (static_cast<int>(prompts.size()) >= limit) break;
       episode_id = std::string(stmt.ColumnBytes(0));
     }
-    ATTUNE_RETURN_IF_ERROR(sqlite::ParseMessage(
-        stmt.ColumnBytes(1), &prompts.emplace_back(), "prompts"));
+    ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(
+        tenant, sqlite::kPromptPrompt, stmt.ColumnBytes(2), stmt.ColumnBytes(1),
+        &prompts.emplace_back()));
   }
   std::sort(prompts.begin(), prompts.end(),
             [](const v1::Prompt& a, const v1::Prompt& b) {
@@ -690,6 +852,86 @@ absl::StatusOr<std::vector<v1::Prompt>> SqliteStore::ListModulePrompts(
             });
   if (static_cast<int>(prompts.size()) > limit) prompts.resize(limit);
   return prompts;
+}
+
+// Audit rows are a write job too: the writer thread reads the chain's head
+// and appends inside its own BEGIN IMMEDIATE, so the head cannot move
+// between read and write, and no second write connection ever waits for the
+// group commit's lock (or it for ours). A job runs between batches, never
+// inside one, so it cannot deadlock with a batch either.
+absl::Status SqliteStore::AppendAudit(std::vector<AuditRecord> records) {
+  ATTUNE_RETURN_IF_ERROR(sqlite::ValidateAuditRecords(records));
+  if (records.empty()) return absl::OkStatus();
+  const security::KeyRing* keys = options_.keys.get();
+  sqlite::AuditHead head;
+  return RunWriteJob(
+      [&](Connection& conn) -> absl::Status {
+        ATTUNE_ASSIGN_OR_RETURN(head,
+                                sqlite::AppendAuditRows(conn, keys, records));
+        return absl::OkStatus();
+      },
+      [&](Connection&) { audit_head_log_->Appended(head, absl::Now()); });
+}
+
+absl::StatusOr<AuditVerification> SqliteStore::VerifyAudit() {
+  ATTUNE_ASSIGN_OR_RETURN(ReadLease conn, AcquireReader());
+  return sqlite::VerifyAuditChain(*conn, options_.keys.get());
+}
+
+// Erasure runs as a write job on the writer thread, which owns the only
+// write connection: it is serialised with the group commit instead of
+// contending with it for SQLite's write lock, and a commit racing the erase
+// of its episode finds the version gone (ABORTED).
+absl::StatusOr<EraseCounts> SqliteStore::EraseClient(
+    const std::string& tenant, const std::string& client_id) {
+  if (tenant.empty()) {
+    return absl::InvalidArgumentError("tenant: must not be empty");
+  }
+  if (client_id.empty()) {
+    return absl::InvalidArgumentError("client_id: must not be empty");
+  }
+  const std::vector<std::string> client_keys =
+      sqlite::ClientKeys(protection_, tenant, client_id);
+  EraseCounts counts;
+  ATTUNE_RETURN_IF_ERROR(RunWriteJob(
+      [&](Connection& conn) {
+        return sqlite::EraseClientEpisodes(conn, tenant, client_keys, &counts);
+      },
+      [this, &counts](Connection& conn) {
+        if (counts.episodes > 0) CheckpointAfterErase(conn);
+      }));
+  return counts;
+}
+
+absl::StatusOr<EraseCounts> SqliteStore::EraseInactiveEpisodes(
+    absl::Time cutoff, int limit) {
+  if (limit < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit: must be at least 1, got ", limit));
+  }
+  const int64_t cutoff_nanos = sqlite::TimeToNanos(cutoff);
+  EraseCounts counts;
+  ATTUNE_RETURN_IF_ERROR(RunWriteJob(
+      [&](Connection& conn) {
+        return sqlite::EraseEpisodesUpdatedBefore(conn, cutoff_nanos, limit,
+                                                  &counts);
+      },
+      [this, &counts](Connection& conn) {
+        if (counts.episodes > 0) CheckpointAfterErase(conn);
+      }));
+  return counts;
+}
+
+void SqliteStore::CheckpointAfterErase(Connection& conn) {
+  // The erase is committed either way: a reader that keeps the WAL busy only
+  // delays the removal of the old page images until later writes reuse it.
+  absl::Status checkpoint = sqlite::CheckpointAndTruncateWal(
+      conn, kEraseCheckpointWait, options_.busy_timeout);
+  if (!checkpoint.ok()) {
+    ATTUNE_LOG(WARNING) << "sqlite store: WAL not truncated after erase"
+                        << LogField("code", absl::StatusCodeToString(
+                                                checkpoint.code()));
+  }
 }
 
 }  // namespace attune::store

@@ -12,19 +12,31 @@
 // SAVEPOINT so that a failing commit (ALREADY_EXISTS, ABORTED) is rolled back
 // alone and the rest of the batch still commits. If the COMMIT itself fails,
 // every commit of the batch fails (UNAVAILABLE or INTERNAL) and nothing of
-// the batch is stored. Reads use a pool of separate read-only connections;
-// under WAL they see the last committed state and never wait for the
-// writer's transaction. All methods are thread-safe. The destructor
-// finishes every queued commit, then joins the writer.
+// the batch is stored. Other writes (erasure, retention) are jobs on the
+// same queue: the writer runs each alone in its own transaction between
+// batches (RunWriteJob), so nothing else ever writes through a second
+// connection that could wait on the group commit's lock. Reads use a pool of
+// separate read-only connections; under WAL they see the last committed
+// state and never wait for the writer's transaction. All methods are
+// thread-safe. The destructor finishes every queued commit and job, then
+// joins the writer.
 //
 // Schema: see migrations.cc. Migrations run at open; a database with a newer
 // schema version than this build knows is refused (FAILED_PRECONDITION).
+// Episodes migrated without episodes.client_key get it at open from their
+// first event (erase.h).
+//
+// Erasure: the write connection runs with secure_delete on, so erased rows
+// are overwritten in the file, not merely unlinked; after an erase the WAL
+// is checkpointed and truncated (waiting at most a moment for readers), so
+// the old page images holding the rows leave the -wal file too.
 #ifndef ATTUNE_SERVICE_STORE_SQLITE_SQLITE_STORE_H_
 #define ATTUNE_SERVICE_STORE_SQLITE_SQLITE_STORE_H_
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -36,11 +48,17 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "service/store/sqlite/protection.h"
 #include "service/store/store.h"
+
+namespace attune::security {
+class KeyRing;
+}  // namespace attune::security
 
 namespace attune::store {
 
 namespace sqlite {
+class AuditHeadLog;
 class Connection;
 }  // namespace sqlite
 
@@ -55,6 +73,20 @@ struct SqliteStoreOptions {
   absl::Duration busy_timeout = absl::Seconds(5);
   // Idle read connections kept open (more are opened under load).
   int max_idle_read_connections = 4;
+  // Storage keys. Set: identifiers are stored as lookup hashes and messages
+  // sealed (see migrations.cc, protection.h); a plaintext database with
+  // rows is sealed in place at open (secure_delete on, VACUUM, WAL
+  // truncated; sealing.h). Null: plaintext, and a sealed database is
+  // refused (FAILED_PRECONDITION "...: this database is encrypted; configure
+  // store.key_file"). A key id the database knows with different key
+  // material is refused too.
+  std::shared_ptr<const security::KeyRing> keys = nullptr;
+  // With keys, false refuses a plaintext database that has rows
+  // (FAILED_PRECONDITION "...: this database is stored in plaintext; start
+  // attuned with store.key_file on it to encrypt it") instead of sealing it
+  // in place: for tools (attunectl) that must never re-write a file an
+  // attuned may be serving in plaintext.
+  bool seal_plaintext = true;
 };
 
 // Opens (creating and migrating when needed) a SQLite-backed Store.
@@ -82,9 +114,13 @@ class SqliteStore final : public Store {
     std::string journal_mode;
     int64_t synchronous = -1;
     bool foreign_keys = false;
+    // Deleted content is overwritten (erasure).
+    bool secure_delete = false;
     int64_t schema_version = 0;
     // Schema version found in the file before migrations ran (0 when new).
     int64_t migrated_from_version = 0;
+    // store_protection.mode after open: "sealed" or "plaintext".
+    std::string protection;
   };
 
   // As OpenSqliteStore, returning the concrete type (stats, test hooks).
@@ -113,6 +149,12 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<v1::Prompt>> ListModulePrompts(
       const std::string& tenant, const std::string& module_id, bool shadow,
       int limit) override;
+  absl::Status AppendAudit(std::vector<AuditRecord> records) override;
+  absl::StatusOr<AuditVerification> VerifyAudit() override;
+  absl::StatusOr<EraseCounts> EraseClient(
+      const std::string& tenant, const std::string& client_id) override;
+  absl::StatusOr<EraseCounts> EraseInactiveEpisodes(absl::Time cutoff,
+                                                    int limit) override;
 
   Stats stats() const;
   const Settings& settings() const { return settings_; }
@@ -127,6 +169,15 @@ class SqliteStore final : public Store {
     EventCommit commit;
     std::promise<absl::Status> done;
   };
+  // A write that is not an event commit. `apply` runs on the writer thread
+  // inside BEGIN IMMEDIATE ... COMMIT of its own (rolled back when it
+  // fails); `after_commit`, when set, runs on the writer thread after a
+  // successful COMMIT, outside any transaction (e.g. a WAL checkpoint).
+  struct PendingJob {
+    std::function<absl::Status(sqlite::Connection&)> apply;
+    std::function<void(sqlite::Connection&)> after_commit;
+    std::promise<absl::Status> done;
+  };
   class ReadLease;
 
   SqliteStore(SqliteStoreOptions options,
@@ -134,24 +185,45 @@ class SqliteStore final : public Store {
 
   void WriterLoop();
   void RunBatch(std::vector<PendingCommit>& batch);
+  void RunJob(PendingJob& job);
+  // After an erase commits: checkpoint the WAL and truncate it (logs, never
+  // fails the erase). Writer thread only.
+  void CheckpointAfterErase(sqlite::Connection& conn);
+  // Queues `apply` (and `after_commit`) as a PendingJob and waits for it.
+  // UNAVAILABLE once the store is shutting down; otherwise what `apply`
+  // returned, or the storage error of BEGIN/COMMIT. Callers that keep
+  // results in variables captured by reference may do so: this returns
+  // only after the writer has finished with the job.
+  absl::Status RunWriteJob(
+      std::function<absl::Status(sqlite::Connection&)> apply,
+      std::function<void(sqlite::Connection&)> after_commit = nullptr);
 
   absl::StatusOr<ReadLease> AcquireReader();
   void ReleaseReader(std::unique_ptr<sqlite::Connection> conn);
 
   const SqliteStoreOptions options_;
   const Settings settings_;
+  // How rows are written and read (options_.keys); immutable.
+  const sqlite::Protection protection_;
   // Used only by the writer thread once it has started.
   std::unique_ptr<sqlite::Connection> writer_conn_;
 
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<PendingCommit> queue_;
+  // Run before the next batch, in order.
+  std::deque<PendingJob> jobs_;
   bool stopping_ = false;
   size_t hold_until_queued_ = 0;
   Stats stats_;
 
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<sqlite::Connection>> idle_readers_;
+
+  // Logs the audit chain's head (audit.h): set in Open before the store is
+  // shared, then used by the writer thread only (after appends) and by the
+  // destructor after the join.
+  std::unique_ptr<sqlite::AuditHeadLog> audit_head_log_;
 
   std::thread writer_thread_;
 };

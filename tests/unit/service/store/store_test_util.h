@@ -7,15 +7,19 @@
 
 #include <atomic>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "service/security/key_ring.h"
 #include "service/store/store.h"
 
 // ASSERT_OK(status_or_statusor); ASSERT_OK_AND_ASSIGN(auto x, statusor).
@@ -136,6 +140,29 @@ inline EventCommit MakeCommit(const std::string& tenant, v1::SessionEvent event,
   commit.event = std::move(event);
   commit.expected_version = expected_version;
   return commit;
+}
+
+// A key file line with fixed test material for `id`; a different `variant`
+// gives different material under the same id.
+inline std::string TestKeyLine(const std::string& id, int variant = 0) {
+  std::string secret(32, '\0');
+  for (size_t i = 0; i < secret.size(); ++i) {
+    secret[i] = static_cast<char>(id[i % id.size()] * 7 + i * 13 + variant);
+  }
+  return absl::StrCat(id, " ", absl::Base64Escape(secret));
+}
+
+// A key ring of `ids` (the first active) with TestKeyLine material.
+inline std::shared_ptr<const security::KeyRing> TestKeyRing(
+    const std::vector<std::string>& ids, int variant = 0) {
+  std::string text;
+  for (const std::string& id : ids) {
+    absl::StrAppend(&text, TestKeyLine(id, variant), "\n");
+  }
+  absl::StatusOr<std::shared_ptr<const security::KeyRing>> ring =
+      security::KeyRing::FromText(text, "test keys");
+  EXPECT_TRUE(ring.ok()) << ring.status();
+  return ring.ok() ? *ring : nullptr;
 }
 
 // A fresh directory under the test temp dir, removed on destruction.
