@@ -423,9 +423,10 @@ void AllianceEngine::Publish(const std::string& tenant,
 }
 
 absl::StatusOr<v1::SubmitEventResponse> AllianceEngine::Submit(
-    const std::string& tenant, const v1::SessionEvent& event) {
+    const std::string& tenant, const v1::SessionEvent& event,
+    const DeadlinePassed& deadline_passed) {
   std::vector<absl::StatusOr<v1::SubmitEventResponse>> results =
-      SubmitBatch(tenant, {event});
+      SubmitBatch(tenant, {event}, false, deadline_passed);
   return std::move(results.front());
 }
 
@@ -469,7 +470,15 @@ std::vector<std::unique_lock<std::mutex>> AllianceEngine::LockClinicians(
 std::vector<absl::StatusOr<v1::SubmitEventResponse>>
 AllianceEngine::SubmitBatch(const std::string& tenant,
                             const std::vector<v1::SessionEvent>& events,
-                            bool server_stamped_time) {
+                            bool server_stamped_time,
+                            const DeadlinePassed& deadline_passed) {
+  const absl::Status too_late = absl::DeadlineExceededError(
+      "deadline exceeded before this event was processed; resubmit it");
+  auto past_deadline = [&] { return deadline_passed && deadline_passed(); };
+  if (past_deadline()) {
+    return std::vector<absl::StatusOr<v1::SubmitEventResponse>>(events.size(),
+                                                                too_late);
+  }
   std::vector<absl::StatusOr<v1::SubmitEventResponse>> results(
       events.size(), absl::UnknownError("not processed"));
   // The whole batch runs on the rule set in force when it started.
@@ -520,6 +529,11 @@ AllianceEngine::SubmitBatch(const std::string& tenant,
       std::vector<std::pair<size_t, std::future<absl::Status>>> pending;
       std::vector<std::vector<v1::Prompt>> published(events.size());
       for (size_t i : todo) {
+        // Not retried: only events that lost a version race are.
+        if (past_deadline()) {
+          results[i] = too_late;
+          continue;
+        }
         absl::StatusOr<Prepared> prepared =
             Prepare(*set, tenant, events[i], snapshot, server_stamped_time);
         if (!prepared.ok()) {

@@ -55,18 +55,29 @@ class AllianceEngine {
       store::Store* store, std::shared_ptr<const RuleSet> rules,
       Clock clock = absl::Now);
 
+  // True once the caller's deadline has passed (the server's call deadline,
+  // service/server/caller.h); empty means never.
+  using DeadlinePassed = std::function<bool()>;
+
   // Stores one event and returns the episode's assessment and prompts.
-  absl::StatusOr<v1::SubmitEventResponse> Submit(const std::string& tenant,
-                                                 const v1::SessionEvent& event);
+  // DEADLINE_EXCEEDED, with nothing done, when `deadline_passed` already.
+  absl::StatusOr<v1::SubmitEventResponse> Submit(
+      const std::string& tenant, const v1::SessionEvent& event,
+      const DeadlinePassed& deadline_passed = {});
 
   // Stores many events; one result per event, in order. Events of one
   // episode are committed together.
   // `server_stamped_time`: occurred_at was filled in by the server (a
   // feedback call without a time), so a retry whose only difference is that
   // time is a replay, not a conflict.
+  // `deadline_passed` is asked before the batch and before each event is
+  // prepared: once it says true, the events not yet prepared are left alone
+  // and get DEADLINE_EXCEEDED; those already prepared are still committed
+  // (and reported) as usual.
   std::vector<absl::StatusOr<v1::SubmitEventResponse>> SubmitBatch(
       const std::string& tenant, const std::vector<v1::SessionEvent>& events,
-      bool server_stamped_time = false);
+      bool server_stamped_time = false,
+      const DeadlinePassed& deadline_passed = {});
 
   absl::StatusOr<v1::Assessment> GetAssessment(const std::string& tenant,
                                                const std::string& episode_id);

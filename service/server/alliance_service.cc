@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "service/server/status_conversion.h"
 
 namespace attune::server {
@@ -14,9 +15,12 @@ namespace {
 // OnDone.
 class PromptWatcher final : public grpc::ServerWriteReactor<v1::PromptUpdate> {
  public:
+  // `audit` records the stream's end ("WatchPrompts.closed", on `object`,
+  // with the final status); its start is recorded by the caller.
   PromptWatcher(engine::AllianceEngine* engine, WorkerPool* pool,
-                engine::PromptFilter filter)
-      : engine_(engine) {
+                engine::PromptFilter filter, CallAudit audit,
+                std::string object)
+      : engine_(engine), audit_(std::move(audit)), object_(std::move(object)) {
     token_ = engine_->bus().Subscribe(
         filter,
         [this](const v1::Prompt& p) {
@@ -68,6 +72,10 @@ class PromptWatcher final : public grpc::ServerWriteReactor<v1::PromptUpdate> {
     engine_->bus().Unsubscribe(token_);
     std::unique_lock<std::mutex> lock(mu_);
     done_ = true;
+    const absl::StatusCode closed_with = close_code_;
+    lock.unlock();
+    audit_.RecordAs("WatchPrompts.closed", object_, closed_with);
+    lock.lock();
     // The initial listing may still hold `this`; it deletes us when done.
     if (pending_initial_) return;
     lock.unlock();
@@ -130,12 +138,17 @@ class PromptWatcher final : public grpc::ServerWriteReactor<v1::PromptUpdate> {
   void FinishLocked(grpc::Status status) {
     if (finished_) return;
     finished_ = true;
+    close_code_ = static_cast<absl::StatusCode>(status.error_code());
     Finish(std::move(status));
   }
 
   engine::AllianceEngine* engine_;
+  const CallAudit audit_;
+  const std::string object_;
   int64_t token_ = 0;
   std::mutex mu_;
+  // The status the stream finished with, for the audit row.
+  absl::StatusCode close_code_ = absl::StatusCode::kUnknown;
   static constexpr size_t kMaxQueued = 1000;
   std::deque<v1::PromptUpdate> queue_;
   // Live updates that arrived while the initial listing was running.
@@ -149,36 +162,74 @@ class PromptWatcher final : public grpc::ServerWriteReactor<v1::PromptUpdate> {
   grpc::Status close_status_;
 };
 
+// A prompt listing or watch is on the episode or the clinician it names
+// (on neither when it names both or none: INVALID_ARGUMENT).
+template <typename Request>
+std::string PromptsObject(const CallAudit& audit, const Request& req) {
+  if (req.episode_id().empty() == req.clinician_id().empty()) return "";
+  return req.episode_id().empty()
+             ? audit.Object("clinician", req.clinician_id())
+             : audit.Object("episode", req.episode_id());
+}
+
+absl::StatusCode CodeOf(const grpc::Status& status) {
+  return static_cast<absl::StatusCode>(status.error_code());
+}
+
+// Records the call's row, then finishes it: the row is queued before the
+// client can see the outcome.
+void FinishAudited(grpc::ServerUnaryReactor* reactor, const CallAudit& audit,
+                   std::string object, const grpc::Status& status) {
+  audit.Record(std::move(object), CodeOf(status));
+  reactor->Finish(status);
+}
+
 }  // namespace
 
 absl::StatusOr<Caller> ResolveCaller(const CallerResolver* callers,
                                      const grpc::CallbackServerContext* ctx,
-                                     Rpc rpc) {
+                                     Rpc rpc, Caller* identified) {
   static const CallerResolver* const kNoConfiguration = new CallerResolver();
-  return (callers != nullptr ? callers : kNoConfiguration)->Resolve(*ctx, rpc);
+  return (callers != nullptr ? callers : kNoConfiguration)
+      ->Resolve(*ctx, rpc, identified);
+}
+
+CallAudit AuditCaller(AuditTrail* trail, const CallerResolver* callers,
+                      const grpc::CallbackServerContext* ctx, Rpc rpc,
+                      absl::StatusOr<Caller>* caller) {
+  Caller identified;
+  *caller = ResolveCaller(callers, ctx, rpc, &identified);
+  return CallAudit(trail, rpc, *caller, identified);
 }
 
 AllianceServiceImpl::AllianceServiceImpl(engine::AllianceEngine* engine,
                                          WorkerPool* pool,
-                                         const CallerResolver* callers)
-    : engine_(engine), pool_(pool), callers_(callers) {}
+                                         const CallerResolver* callers,
+                                         AuditTrail* audit)
+    : engine_(engine), pool_(pool), callers_(callers), audit_(audit) {}
 
 grpc::ServerUnaryReactor* AllianceServiceImpl::SubmitEvent(
     grpc::CallbackServerContext* ctx, const v1::SubmitEventRequest* req,
     v1::SubmitEventResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  absl::StatusOr<Caller> caller =
-      ResolveCaller(callers_, ctx, Rpc::kSubmitEvent);
+  absl::StatusOr<Caller> caller;
+  const CallAudit audit =
+      AuditCaller(audit_, callers_, ctx, Rpc::kSubmitEvent, &caller);
   if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
+    FinishAudited(reactor, audit,
+                  audit.Object("episode", req->event().episode().episode_id()),
+                  ToGrpcStatus(caller.status()));
     return reactor;
   }
   std::string tenant = caller->tenant;
-  pool_->Run([this, tenant, req, resp, reactor] {
-    absl::StatusOr<v1::SubmitEventResponse> r =
-        engine_->Submit(tenant, req->event());
+  const absl::Time deadline = caller->deadline;
+  pool_->Run([this, tenant, deadline, req, resp, reactor, audit] {
+    absl::StatusOr<v1::SubmitEventResponse> r = engine_->Submit(
+        tenant, req->event(), [deadline] { return absl::Now() >= deadline; });
     if (r.ok()) *resp = *std::move(r);
-    reactor->Finish(ToGrpcStatus(r.status()));
+    FinishAudited(reactor, audit,
+                  audit.Object("episode", req->event().episode().episode_id()),
+                  ToGrpcStatus(r.status()));
   });
   return reactor;
 }
@@ -187,24 +238,33 @@ grpc::ServerUnaryReactor* AllianceServiceImpl::SubmitEvents(
     grpc::CallbackServerContext* ctx, const v1::SubmitEventsRequest* req,
     v1::SubmitEventsResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  absl::StatusOr<Caller> caller =
-      ResolveCaller(callers_, ctx, Rpc::kSubmitEvents);
+  // A refused call is one row on no object (its events were not looked
+  // at); an accepted one is one row per event, with the event's outcome.
+  absl::StatusOr<Caller> caller;
+  const CallAudit audit =
+      AuditCaller(audit_, callers_, ctx, Rpc::kSubmitEvents, &caller);
   if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
+    FinishAudited(reactor, audit, "", ToGrpcStatus(caller.status()));
     return reactor;
   }
   int max = engine_->config().max_batch_events();
   if (req->events_size() > max) {
-    reactor->Finish(grpc::Status(
-        grpc::StatusCode::INVALID_ARGUMENT,
-        absl::StrCat("events: at most ", max, " events per call")));
+    FinishAudited(reactor, audit, "",
+                  grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                               absl::StrCat("events: at most ", max,
+                                            " events per call")));
     return reactor;
   }
   std::string tenant = caller->tenant;
-  pool_->Run([this, tenant, req, resp, reactor] {
+  const absl::Time deadline = caller->deadline;
+  pool_->Run([this, tenant, deadline, req, resp, reactor, audit] {
     std::vector<v1::SessionEvent> events(req->events().begin(),
                                          req->events().end());
-    auto results = engine_->SubmitBatch(tenant, events);
+    // Stops between events at the call's deadline (limits.max_call_seconds
+    // caps it); the events not reached report DEADLINE_EXCEEDED.
+    auto results =
+        engine_->SubmitBatch(tenant, events, /*server_stamped_time=*/false,
+                             [deadline] { return absl::Now() >= deadline; });
     for (size_t i = 0; i < results.size(); ++i) {
       v1::EventResult* r = resp->add_results();
       r->set_event_id(events[i].event_id());
@@ -218,6 +278,8 @@ grpc::ServerUnaryReactor* AllianceServiceImpl::SubmitEvents(
         r->set_message(std::string(results[i].status().message()));
         resp->set_rejected(resp->rejected() + 1);
       }
+      audit.Record(audit.Object("episode", events[i].episode().episode_id()),
+                   results[i].status().code());
     }
     reactor->Finish(grpc::Status::OK);
   });
@@ -228,17 +290,20 @@ grpc::ServerUnaryReactor* AllianceServiceImpl::GetAssessment(
     grpc::CallbackServerContext* ctx, const v1::GetAssessmentRequest* req,
     v1::GetAssessmentResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  absl::StatusOr<Caller> caller =
-      ResolveCaller(callers_, ctx, Rpc::kGetAssessment);
+  absl::StatusOr<Caller> caller;
+  const CallAudit audit =
+      AuditCaller(audit_, callers_, ctx, Rpc::kGetAssessment, &caller);
   if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
+    FinishAudited(reactor, audit, audit.Object("episode", req->episode_id()),
+                  ToGrpcStatus(caller.status()));
     return reactor;
   }
   std::string tenant = caller->tenant;
-  pool_->Run([this, tenant, req, resp, reactor] {
+  pool_->Run([this, tenant, req, resp, reactor, audit] {
     auto r = engine_->GetAssessment(tenant, req->episode_id());
     if (r.ok()) *resp->mutable_assessment() = *std::move(r);
-    reactor->Finish(ToGrpcStatus(r.status()));
+    FinishAudited(reactor, audit, audit.Object("episode", req->episode_id()),
+                  ToGrpcStatus(r.status()));
   });
   return reactor;
 }
@@ -247,10 +312,12 @@ grpc::ServerUnaryReactor* AllianceServiceImpl::ListPrompts(
     grpc::CallbackServerContext* ctx, const v1::ListPromptsRequest* req,
     v1::ListPromptsResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  absl::StatusOr<Caller> caller =
-      ResolveCaller(callers_, ctx, Rpc::kListPrompts);
+  absl::StatusOr<Caller> caller;
+  const CallAudit audit =
+      AuditCaller(audit_, callers_, ctx, Rpc::kListPrompts, &caller);
+  const std::string object = PromptsObject(audit, *req);
   if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
+    FinishAudited(reactor, audit, object, ToGrpcStatus(caller.status()));
     return reactor;
   }
   store::PromptQuery q;
@@ -259,21 +326,22 @@ grpc::ServerUnaryReactor* AllianceServiceImpl::ListPrompts(
   q.clinician_id = req->clinician_id();
   for (int s : req->statuses()) {
     if (!v1::PromptStatus_IsValid(s) || s == v1::PROMPT_STATUS_UNSPECIFIED) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                   "statuses: contains an unknown status"));
+      FinishAudited(reactor, audit, object,
+                    grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "statuses: contains an unknown status"));
       return reactor;
     }
     q.statuses.push_back(static_cast<v1::PromptStatus>(s));
   }
   q.page_size = req->page_size();
   q.page_token = req->page_token();
-  pool_->Run([this, q, resp, reactor] {
+  pool_->Run([this, q, resp, reactor, audit, object] {
     auto r = engine_->ListPrompts(q);
     if (r.ok()) {
       for (auto& p : r->prompts) *resp->add_prompts() = std::move(p);
       resp->set_next_page_token(r->next_page_token);
     }
-    reactor->Finish(ToGrpcStatus(r.status()));
+    FinishAudited(reactor, audit, object, ToGrpcStatus(r.status()));
   });
   return reactor;
 }
@@ -285,17 +353,25 @@ grpc::ServerWriteReactor<v1::PromptUpdate>* AllianceServiceImpl::WatchPrompts(
     explicit Rejected(grpc::Status status) { Finish(std::move(status)); }
     void OnDone() override { delete this; }
   };
-  absl::StatusOr<Caller> caller =
-      ResolveCaller(callers_, ctx, Rpc::kWatchPrompts);
-  if (!caller.ok()) return new Rejected(ToGrpcStatus(caller.status()));
+  // One row when the stream opens (or is refused), one when it ends.
+  absl::StatusOr<Caller> caller;
+  const CallAudit audit =
+      AuditCaller(audit_, callers_, ctx, Rpc::kWatchPrompts, &caller);
+  const std::string object = PromptsObject(audit, *req);
+  auto reject = [&](grpc::Status status) {
+    audit.Record(object, CodeOf(status));
+    return new Rejected(std::move(status));
+  };
+  if (!caller.ok()) return reject(ToGrpcStatus(caller.status()));
   if (req->episode_id().empty() == req->clinician_id().empty()) {
-    return new Rejected(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                     "episode_id: exactly one of episode_id "
-                                     "and clinician_id is required"));
+    return reject(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                               "episode_id: exactly one of episode_id "
+                               "and clinician_id is required"));
   }
   engine::PromptFilter filter{caller->tenant, req->episode_id(),
                               req->clinician_id()};
-  return new PromptWatcher(engine_, pool_, std::move(filter));
+  audit.Record(object, absl::StatusCode::kOk);
+  return new PromptWatcher(engine_, pool_, std::move(filter), audit, object);
 }
 
 grpc::ServerUnaryReactor* AllianceServiceImpl::RecordPromptFeedback(
@@ -303,17 +379,25 @@ grpc::ServerUnaryReactor* AllianceServiceImpl::RecordPromptFeedback(
     const v1::RecordPromptFeedbackRequest* req,
     v1::RecordPromptFeedbackResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  absl::StatusOr<Caller> caller =
-      ResolveCaller(callers_, ctx, Rpc::kRecordPromptFeedback);
+  // The object is the prompt's episode once the prompt is found, else the
+  // prompt.
+  absl::StatusOr<Caller> caller;
+  const CallAudit audit =
+      AuditCaller(audit_, callers_, ctx, Rpc::kRecordPromptFeedback, &caller);
   if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
+    FinishAudited(reactor, audit, audit.Object("prompt", req->prompt_id()),
+                  ToGrpcStatus(caller.status()));
     return reactor;
   }
   std::string tenant = caller->tenant;
-  pool_->Run([this, tenant, req, resp, reactor] {
+  pool_->Run([this, tenant, req, resp, reactor, audit] {
     auto r = engine_->RecordFeedback(tenant, *req);
     if (r.ok()) *resp->mutable_prompt() = *std::move(r);
-    reactor->Finish(ToGrpcStatus(r.status()));
+    FinishAudited(
+        reactor, audit,
+        r.ok() ? audit.Object("episode", resp->prompt().episode().episode_id())
+               : audit.Object("prompt", req->prompt_id()),
+        ToGrpcStatus(r.status()));
   });
   return reactor;
 }

@@ -8,6 +8,7 @@
 
 #include "attune/v1/alliance_service.grpc.pb.h"
 #include "service/engine/alliance_engine.h"
+#include "service/server/audit_trail.h"
 #include "service/server/caller.h"
 #include "service/server/worker_pool.h"
 
@@ -16,9 +17,13 @@ namespace attune::server {
 class AllianceServiceImpl final : public v1::AllianceService::CallbackService {
  public:
   // `callers` decides each call's tenant and role (caller.h); null means
-  // tenant "default" with every role. Not owned; outlives the service.
+  // tenant "default" with every role. `audit` gets one row per call (per
+  // event for SubmitEvents; at open and at close for WatchPrompts), refused
+  // calls included (audit_trail.h); null records nothing. Not owned;
+  // outlive the service.
   AllianceServiceImpl(engine::AllianceEngine* engine, WorkerPool* pool,
-                      const CallerResolver* callers = nullptr);
+                      const CallerResolver* callers = nullptr,
+                      AuditTrail* audit = nullptr);
 
   grpc::ServerUnaryReactor* SubmitEvent(grpc::CallbackServerContext* ctx,
                                         const v1::SubmitEventRequest* req,
@@ -44,13 +49,22 @@ class AllianceServiceImpl final : public v1::AllianceService::CallbackService {
   engine::AllianceEngine* engine_;
   WorkerPool* pool_;
   const CallerResolver* callers_;
+  AuditTrail* audit_;
 };
 
-// The caller of one call of `rpc` (CallerResolver::Resolve); with no
-// resolver, tenant "default" and every role.
+// The caller of one call of `rpc` (CallerResolver::Resolve, `identified`
+// as there); with no resolver, tenant "default" and every role.
 absl::StatusOr<Caller> ResolveCaller(const CallerResolver* callers,
                                      const grpc::CallbackServerContext* ctx,
-                                     Rpc rpc);
+                                     Rpc rpc, Caller* identified = nullptr);
+
+// ResolveCaller into `*caller`, and the call's audit row(s) under whoever
+// it turned out to be (CallAudit; `trail` may be null). Every RPC handler
+// of AllianceService, RuleAdmin and DataAdmin starts with it and records
+// each way the call ends, refusals included.
+CallAudit AuditCaller(AuditTrail* trail, const CallerResolver* callers,
+                      const grpc::CallbackServerContext* ctx, Rpc rpc,
+                      absl::StatusOr<Caller>* caller);
 
 }  // namespace attune::server
 

@@ -29,6 +29,10 @@ constexpr char kServiceName[] = "attune.v1.AllianceService";
 // Enough threads that concurrent requests wait for the same group commit.
 constexpr int kWorkerThreads = 16;
 constexpr auto kHealthPollInterval = std::chrono::milliseconds(500);
+// retention.sweep_interval_seconds when unset.
+constexpr int kDefaultSweepIntervalSeconds = 3600;
+// How long shutdown waits for the last audit rows to be written.
+constexpr absl::Duration kAuditCloseTimeout = absl::Seconds(10);
 
 using google::protobuf::util::MessageDifferencer;
 
@@ -156,14 +160,54 @@ const char* TransportName(const v1::ServerConfig& config) {
   return config.tls().client_ca_file().empty() ? "tls" : "mtls";
 }
 
+// LimitsConfig as HTTP/2 channel arguments. A field left unset (only in a
+// config not built by the loader, which merges defaults.textproto) keeps
+// gRPC's own default. Validation keeps every value * 1000 within int.
+void ApplyConnectionLimits(const v1::LimitsConfig& limits,
+                           grpc::ServerBuilder& builder) {
+  auto ms = [&](bool set, int32_t seconds, const char* arg) {
+    if (set) builder.AddChannelArgument(arg, seconds * 1000);
+  };
+  if (limits.has_max_concurrent_streams()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                               limits.max_concurrent_streams());
+  }
+  ms(limits.has_min_client_ping_interval_seconds(),
+     limits.min_client_ping_interval_seconds(),
+     GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS);
+  if (limits.has_max_ping_strikes()) {
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES,
+                               limits.max_ping_strikes());
+  }
+  ms(limits.has_keepalive_time_seconds(), limits.keepalive_time_seconds(),
+     GRPC_ARG_KEEPALIVE_TIME_MS);
+  ms(limits.has_keepalive_timeout_seconds(), limits.keepalive_timeout_seconds(),
+     GRPC_ARG_KEEPALIVE_TIMEOUT_MS);
+  // Pings on connections without calls are allowed at the interval above
+  // (gRPC would otherwise allow one per 2 hours and strike the rest), and
+  // attuned's keepalive pings do not stop after two without data: a
+  // WatchPrompts stream may carry nothing for hours and its peer must still
+  // be checked.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  ms(limits.has_max_connection_age_seconds(),
+     limits.max_connection_age_seconds(), GRPC_ARG_MAX_CONNECTION_AGE_MS);
+  ms(limits.has_max_connection_age_grace_seconds(),
+     limits.max_connection_age_grace_seconds(),
+     GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS);
+  ms(limits.has_max_connection_idle_seconds(),
+     limits.max_connection_idle_seconds(), GRPC_ARG_MAX_CONNECTION_IDLE_MS);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
     const v1::ServerConfig& config, std::unique_ptr<store::Store> store,
     std::vector<std::unique_ptr<engine::RuleModule>> modules,
-    ConfigSource source) {
+    ConfigSource source, std::shared_ptr<const security::KeyRing> keys) {
   std::unique_ptr<AttuneServer> s(new AttuneServer());
   s->store_ = std::move(store);
+  s->audit_ = std::make_unique<AuditTrail>(s->store_.get(), keys);
   s->source_ = std::move(source);
   ATTUNE_ASSIGN_OR_RETURN(
       s->engine_, engine::AllianceEngine::Create(s->store_.get(), config,
@@ -171,13 +215,18 @@ absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
   ATTUNE_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                           CredentialsFor(config));
   ATTUNE_ASSIGN_OR_RETURN(s->callers_, CallerResolver::Create(config));
+  if (keys != nullptr) {
+    s->callers_->set_subject_pseudonym(StableSubjectPseudonyms(keys));
+  }
   s->pool_ = std::make_unique<WorkerPool>(kWorkerThreads);
   s->service_ = std::make_unique<AllianceServiceImpl>(
-      s->engine_.get(), s->pool_.get(), s->callers_.get());
+      s->engine_.get(), s->pool_.get(), s->callers_.get(), s->audit_.get());
   AttuneServer* self = s.get();
   s->admin_ = std::make_unique<RuleAdminServiceImpl>(
       s->engine_.get(), s->store_.get(), s->pool_.get(),
-      [self] { return self->Reload(); }, s->callers_.get());
+      [self] { return self->Reload(); }, s->callers_.get(), s->audit_.get());
+  s->data_admin_ = std::make_unique<DataAdminServiceImpl>(
+      s->store_.get(), s->pool_.get(), s->callers_.get(), s->audit_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -185,8 +234,10 @@ absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
   builder.AddListeningPort(config.listen_address(), credentials, &s->port_);
   builder.RegisterService(s->service_.get());
   builder.RegisterService(s->admin_.get());
+  builder.RegisterService(s->data_admin_.get());
   builder.SetMaxReceiveMessageSize(config.max_message_bytes());
   builder.SetMaxSendMessageSize(config.max_send_message_bytes());
+  ApplyConnectionLimits(config.limits(), builder);
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat(
@@ -199,6 +250,10 @@ absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
   health->SetServingStatus(true);
   s->UpdateModuleHealth();
   s->health_thread_ = std::thread([self] { self->HealthLoop(); });
+  s->retention_ = config.retention();
+  if (s->retention_.episode_days() > 0) {
+    s->retention_thread_ = std::thread([self] { self->RetentionLoop(); });
+  }
   ATTUNE_LOG(INFO)
       << "attuned serving" << LogField("port", s->port_)
       << LogField("transport", TransportName(config))
@@ -303,6 +358,8 @@ void AttuneServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   ATTUNE_LOG(INFO) << "shutting down" << LogField("grace", grace);
+  // No erase starts once shutdown has begun.
+  StopRetentionThread();
   // Before the statuses below, which the poller would otherwise overwrite.
   StopHealthThread();
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
@@ -313,6 +370,78 @@ void AttuneServer::Shutdown(absl::Duration grace) {
                     absl::ToChronoMilliseconds(grace));
   server_->Wait();
   pool_.reset();  // finishes queued work
+  // Every call has recorded its rows by now; write them before the store
+  // closes (it logs the audit head when it does).
+  audit_->Close(kAuditCloseTimeout);
+}
+
+absl::StatusOr<store::EraseCounts> AttuneServer::SweepRetentionNow(
+    absl::Time now) {
+  store::EraseCounts total;
+  if (retention_.episode_days() <= 0) return total;
+  std::lock_guard<std::mutex> lock(retention_mu_);
+  const absl::Time cutoff = now - absl::Hours(24) * retention_.episode_days();
+  // The sweep deletes episode data of every tenant: one audit row per sweep
+  // that erased something or failed, by attuned itself on no one object.
+  auto audit_sweep = [this](absl::StatusCode code) {
+    store::AuditRecord record;
+    record.tenant = "-";
+    record.caller = "attuned";
+    record.action = "retention.erase";
+    record.outcome = absl::StatusCodeToString(code);
+    audit_->Record(std::move(record));
+  };
+  // Batches keep each write transaction short: commits queue behind it.
+  while (!retention_stop_.load()) {
+    absl::StatusOr<store::EraseCounts> batch =
+        store_->EraseInactiveEpisodes(cutoff, kRetentionBatch);
+    if (!batch.ok()) {
+      ATTUNE_LOG(WARNING) << "retention sweep failed"
+                          << LogField("code", absl::StatusCodeToString(
+                                                  batch.status().code()))
+                          << LogField("episodes", total.episodes);
+      audit_sweep(batch.status().code());
+      return batch.status();
+    }
+    total.episodes += batch->episodes;
+    total.events += batch->events;
+    total.prompts += batch->prompts;
+    if (batch->episodes < kRetentionBatch) break;
+  }
+  if (total.episodes > 0) {
+    ATTUNE_LOG(INFO) << "retention sweep erased inactive episodes"
+                     << LogField("episode_days", retention_.episode_days())
+                     << LogField("episodes", total.episodes)
+                     << LogField("events", total.events)
+                     << LogField("prompts", total.prompts);
+    audit_sweep(absl::StatusCode::kOk);
+  }
+  return total;
+}
+
+void AttuneServer::RetentionLoop() {
+  const int interval_seconds = retention_.has_sweep_interval_seconds()
+                                   ? retention_.sweep_interval_seconds()
+                                   : kDefaultSweepIntervalSeconds;
+  const auto interval = std::chrono::seconds(interval_seconds);
+  std::unique_lock<std::mutex> lock(retention_wait_mu_);
+  while (!retention_stop_.load()) {
+    lock.unlock();
+    // Failures are logged by the sweep; the next one tries again.
+    SweepRetentionNow(absl::Now()).IgnoreError();
+    lock.lock();
+    retention_cv_.wait_for(lock, interval,
+                           [this] { return retention_stop_.load(); });
+  }
+}
+
+void AttuneServer::StopRetentionThread() {
+  {
+    std::lock_guard<std::mutex> lock(retention_wait_mu_);
+    retention_stop_.store(true);
+  }
+  retention_cv_.notify_all();
+  if (retention_thread_.joinable()) retention_thread_.join();
 }
 
 AttuneServer::~AttuneServer() {

@@ -21,11 +21,24 @@
 // Every AllianceService and RuleAdmin call passes CallerResolver (caller.h);
 // health and reflection do not.
 //
+// Audit: every such call, refused ones included, is recorded in the store's
+// audit log through an AuditTrail (audit_trail.h) that lives as long as the
+// server; Shutdown flushes it after the last call has finished, before the
+// store can close. With storage keys, object pseudonyms and caller subjects
+// are keyed with them and stay the same across restarts.
+//
+// Data: attune.v1.DataAdmin (data_admin_service.h) erases a client's
+// records on request. With retention.episode_days > 0 a sweeper thread
+// deletes episodes whose last event is older than that, right after start
+// and then every retention.sweep_interval_seconds (default 3600), in
+// batches, logging counts only; Shutdown stops it after the batch in hand.
+//
 // Threading: Reload and Shutdown may be called from any thread; reloads run
 // one at a time. Shutdown must not race with the destructor.
 #ifndef ATTUNE_SERVICE_SERVER_ATTUNE_SERVER_H_
 #define ATTUNE_SERVICE_SERVER_ATTUNE_SERVER_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -41,7 +54,9 @@
 #include "grpcpp/server.h"
 #include "service/engine/alliance_engine.h"
 #include "service/server/alliance_service.h"
+#include "service/server/audit_trail.h"
 #include "service/server/caller.h"
+#include "service/server/data_admin_service.h"
 #include "service/server/reload.h"
 #include "service/server/rule_admin_service.h"
 #include "service/server/worker_pool.h"
@@ -62,16 +77,21 @@ struct ConfigSource {
 class AttuneServer {
  public:
   // `source`: where Reload reads the configuration; without one (no
-  // configuration file) Reload fails with FAILED_PRECONDITION.
+  // configuration file) Reload fails with FAILED_PRECONDITION. `keys`: the
+  // storage keys the store was opened with (null: none), for the audit
+  // log's pseudonyms.
   static absl::StatusOr<std::unique_ptr<AttuneServer>> Start(
       const v1::ServerConfig& config, std::unique_ptr<store::Store> store,
       std::vector<std::unique_ptr<engine::RuleModule>> modules,
-      ConfigSource source = {});
+      ConfigSource source = {},
+      std::shared_ptr<const security::KeyRing> keys = nullptr);
   ~AttuneServer();
 
   // The bound port (useful with ":0").
   int port() const { return port_; }
   engine::AllianceEngine& engine() { return *engine_; }
+  // The audit rows of the calls (Flush in tests).
+  AuditTrail& audit() { return *audit_; }
 
   // Re-reads the configuration and swaps in the module set it describes
   // (rules, tenants, plugins, remote modules); calls in flight finish on the
@@ -88,6 +108,16 @@ class AttuneServer {
   // within `grace`, then stop. Idempotent.
   void Shutdown(absl::Duration grace);
 
+  // One retention sweep as of `now`: erases, in every tenant, the episodes
+  // whose last commit was more than retention.episode_days before `now`, in
+  // batches of kRetentionBatch until none is left (or shutdown begins), and
+  // returns what it erased (zero counts when retention is off). Sweeps run
+  // one at a time. The sweeper thread calls it with the current time; tests
+  // call it with a later one. Errors: the store's (logged, code only).
+  absl::StatusOr<store::EraseCounts> SweepRetentionNow(
+      absl::Time now = absl::Now());
+  static constexpr int kRetentionBatch = 500;
+
  private:
   AttuneServer() = default;
 
@@ -96,14 +126,19 @@ class AttuneServer {
   void UpdateModuleHealth();
   void HealthLoop();
   void StopHealthThread();
+  void RetentionLoop();
+  void StopRetentionThread();
 
   std::unique_ptr<store::Store> store_;
+  // After the store (closed before it), before the services (which hold it).
+  std::unique_ptr<AuditTrail> audit_;
   std::unique_ptr<engine::AllianceEngine> engine_;
   std::unique_ptr<WorkerPool> pool_;
   // Before the services, which hold it.
   std::unique_ptr<CallerResolver> callers_;
   std::unique_ptr<AllianceServiceImpl> service_;
   std::unique_ptr<RuleAdminServiceImpl> admin_;
+  std::unique_ptr<DataAdminServiceImpl> data_admin_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;
@@ -119,6 +154,15 @@ class AttuneServer {
   std::set<std::string> health_known_;
   bool health_closed_ = false;  // guarded by health_update_mu_
   std::thread health_thread_;
+
+  v1::RetentionConfig retention_;
+  std::mutex retention_mu_;  // held for a whole sweep
+  std::mutex retention_wait_mu_;
+  std::condition_variable retention_cv_;
+  // Set (under retention_wait_mu_) when shutdown begins; a sweep checks it
+  // between batches.
+  std::atomic<bool> retention_stop_{false};
+  std::thread retention_thread_;
 };
 
 }  // namespace attune::server

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <optional>
 #include <string_view>
@@ -15,8 +17,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "grpc/grpc_security_constants.h"
 #include "service/common/log.h"
+#include "service/server/status_conversion.h"
 
 namespace attune::server {
 namespace {
@@ -33,6 +38,13 @@ constexpr char kCertificateWithoutTenant[] = "certificate_without_tenant";
 constexpr char kTenantMismatch[] = "tenant_mismatch";
 constexpr char kMissingRole[] = "missing_role";
 constexpr char kBadTenant[] = "bad_tenant";
+// The verifier's replay codes under the names AuthConfig documents.
+constexpr char kReplayedJti[] = "replayed_jti";
+constexpr char kNoJti[] = "no_jti";
+
+// Rate-limit refusals are logged at most this often: a tenant over its limit
+// must not turn into a flood of log lines.
+constexpr absl::Duration kRateLogInterval = absl::Seconds(10);
 
 // Tenants are identifiers chosen by the operator, never free text: a claim
 // or certificate name that is long or holds control characters or spaces is
@@ -92,6 +104,39 @@ absl::Status Unauthenticated(const grpc::ServerContextBase& ctx, Rpc rpc,
   return absl::UnauthenticatedError(kAuthenticationRequired);
 }
 
+// One line for the first rate-limit refusal and then at most one per
+// kRateLogInterval, counting the refusals in between. Never the tenant.
+void LogRateLimited(const grpc::ServerContextBase& ctx, Rpc rpc) {
+  static absl::Mutex mu(absl::kConstInit);
+  static absl::Time last_logged = absl::InfinitePast();
+  static int64_t unlogged = 0;
+  int64_t refused = 0;
+  {
+    absl::MutexLock lock(&mu);
+    ++unlogged;
+    const absl::Time now = absl::Now();
+    if (now - last_logged < kRateLogInterval) return;
+    last_logged = now;
+    refused = unlogged;
+    unlogged = 0;
+  }
+  ATTUNE_LOG(WARNING) << "call refused"
+                      << LogField("outcome", "resource_exhausted")
+                      << LogField("reason", "rate_limited")
+                      << LogField("rpc", RpcName(rpc))
+                      << LogField("peer", ctx.peer())
+                      << LogField("refused_since_last_report", refused);
+}
+
+// The client's deadline; InfiniteFuture without one.
+absl::Time ClientDeadline(const grpc::ServerContextBase& ctx) {
+  const std::chrono::system_clock::time_point deadline = ctx.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromChrono(deadline);
+}
+
 // The tenants the client certificate names, and its leaf PEM.
 struct CertificateIdentity {
   std::vector<std::string> tenants;
@@ -147,6 +192,7 @@ const char* RoleFor(Rpc rpc) {
     case Rpc::kListModules:
     case Rpc::kReloadModules:
     case Rpc::kCompareShadow:
+    case Rpc::kEraseClient:
       return kRoleAdmin;
   }
   return kRoleAdmin;
@@ -172,8 +218,16 @@ const char* RpcName(Rpc rpc) {
       return "RuleAdmin.ReloadModules";
     case Rpc::kCompareShadow:
       return "RuleAdmin.CompareShadow";
+    case Rpc::kEraseClient:
+      return "DataAdmin.EraseClient";
   }
   return "unknown";
+}
+
+absl::Time CallDeadline(absl::Time client, absl::Time now,
+                        absl::Duration max_call, bool stream) {
+  if (stream) return client;
+  return std::min(client, now + max_call);
 }
 
 absl::StatusOr<std::unique_ptr<CallerResolver>> CallerResolver::Create(
@@ -182,6 +236,19 @@ absl::StatusOr<std::unique_ptr<CallerResolver>> CallerResolver::Create(
   resolver->tenant_from_certificate_ =
       config.tls().tenant_from_certificate() ==
       v1::TlsConfig::CERTIFICATE_TENANT_URI_SAN;
+  const v1::LimitsConfig& limits = config.limits();
+  if (limits.has_max_call_seconds()) {
+    resolver->max_call_ = absl::Seconds(limits.max_call_seconds());
+  }
+  if (limits.tenant_calls_per_second() > 0) {
+    RateLimitOptions options;
+    options.calls_per_second = limits.tenant_calls_per_second();
+    options.burst = limits.has_tenant_burst()
+                        ? limits.tenant_burst()
+                        : std::max(1.0, options.calls_per_second);
+    resolver->rate_limiter_ =
+        std::make_unique<TenantRateLimiter>(options, clock);
+  }
   if (!config.has_auth()) return resolver;
   const v1::AuthConfig& a = config.auth();
   resolver->token_required_ = !a.has_required() || a.required();
@@ -195,10 +262,9 @@ absl::StatusOr<std::unique_ptr<CallerResolver>> CallerResolver::Create(
       a.has_tenant_claim() ? a.tenant_claim() : std::string("attune_tenant");
   options.roles_claim =
       a.has_roles_claim() ? a.roles_claim() : std::string("roles");
-  // A client sends the same bearer token with every call until it expires:
-  // a jti cache would refuse the second call. Replay is bounded by TLS and
-  // the token lifetime (at most an hour) instead.
-  options.replay_cache = false;
+  // Single-use tokens (the CDS Hooks model) unless the operator lets a
+  // client reuse its token until it expires; jti is then optional.
+  options.replay_cache = !a.has_single_use_tokens() || a.single_use_tokens();
   absl::StatusOr<std::unique_ptr<auth::JwksFile>> keys =
       auth::JwksFile::Open(a.jwks_file(), clock);
   if (!keys.ok()) {
@@ -219,8 +285,22 @@ absl::StatusOr<std::unique_ptr<CallerResolver>> CallerResolver::Create(
   return resolver;
 }
 
+std::string CallerResolver::SubjectPseudonym(absl::string_view kind,
+                                             absl::string_view what) const {
+  if (!subject_pseudonym_) return Pseudonym(kind, what);
+  return absl::StrCat(kind, ":", subject_pseudonym_(kind, what));
+}
+
 absl::StatusOr<Caller> CallerResolver::Resolve(
-    const grpc::ServerContextBase& ctx, Rpc rpc) const {
+    const grpc::ServerContextBase& ctx, Rpc rpc, Caller* identified) const {
+  // Before anything that costs work or uses up the token's jti.
+  const absl::Time arrived = absl::Now();
+  const absl::Time client_deadline = ClientDeadline(ctx);
+  if (client_deadline <= arrived) {
+    return absl::DeadlineExceededError(
+        "deadline exceeded before the call started");
+  }
+
   Caller caller;
   std::optional<auth::VerifiedToken> token;
   if (verifier_ != nullptr) {
@@ -234,7 +314,13 @@ absl::StatusOr<Caller> CallerResolver::Resolve(
           verifier_->Verify(std::string_view(bearer->data(), bearer->size()));
       // The verifier's message is exactly a reason code.
       if (!verified.ok()) {
-        return Unauthenticated(ctx, rpc, verified.status().message());
+        absl::string_view reason = verified.status().message();
+        if (reason == auth::jwt_reason::kReplayed) {
+          reason = kReplayedJti;
+        } else if (reason == auth::jwt_reason::kMissingJti) {
+          reason = kNoJti;
+        }
+        return Unauthenticated(ctx, rpc, reason);
       }
       token = *std::move(verified);
     }
@@ -276,13 +362,17 @@ absl::StatusOr<Caller> CallerResolver::Resolve(
 
   if (token.has_value()) {
     caller.roles = token->roles;
-    caller.subject =
-        Pseudonym("tok", absl::StrCat(token->issuer, "\n", token->subject));
+    caller.subject = SubjectPseudonym(
+        "tok", absl::StrCat(token->issuer, "\n", token->subject));
   } else {
     caller.roles = {kRoleIngest, kRoleRead, kRoleAdmin};
     caller.subject = certificate_pem.empty()
                          ? std::string("local")
-                         : Pseudonym("crt", certificate_pem);
+                         : SubjectPseudonym("crt", certificate_pem);
+  }
+  if (identified != nullptr) {
+    identified->tenant = caller.tenant;
+    identified->subject = caller.subject;
   }
   const char* needed = RoleFor(rpc);
   if (std::find(caller.roles.begin(), caller.roles.end(), needed) ==
@@ -297,6 +387,22 @@ absl::StatusOr<Caller> CallerResolver::Resolve(
     return absl::PermissionDeniedError(
         absl::StrCat("this call needs the ", needed, " role"));
   }
+
+  if (rate_limiter_ != nullptr) {
+    const absl::Duration wait = rate_limiter_->Acquire(caller.tenant);
+    if (wait > absl::ZeroDuration()) {
+      LogRateLimited(ctx, rpc);
+      const int64_t ms = std::max<int64_t>(
+          1,
+          absl::ToInt64Milliseconds(absl::Ceil(wait, absl::Milliseconds(1))));
+      absl::Status limited = absl::ResourceExhaustedError(absl::StrCat(
+          "rate limit for this tenant exceeded; retry after ", ms, " ms"));
+      SetRetryDelay(limited, absl::Milliseconds(ms));
+      return limited;
+    }
+  }
+  caller.deadline = CallDeadline(client_deadline, arrived, max_call_,
+                                 /*stream=*/rpc == Rpc::kWatchPrompts);
   return caller;
 }
 

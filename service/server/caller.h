@@ -26,19 +26,39 @@
 //    (auth not configured, or not required) has every role: the transport
 //    (loopback, mutual TLS) is its authorization. A missing role is
 //    PERMISSION_DENIED "this call needs the <role> role".
+//  - Single-use tokens (auth.single_use_tokens, default true): a token's jti
+//    is accepted once per process for the token's lifetime; a second use is
+//    UNAUTHENTICATED (reason replayed_jti), a token without jti too (no_jti).
+//    The jti is used up once the signature and claims pass, even when the
+//    call is then refused for its tenant, role or rate.
+//  - Limits (LimitsConfig): a call whose deadline has already passed when it
+//    arrives is DEADLINE_EXCEEDED before anything else (its token is not
+//    used up). After the role check, the tenant's token bucket
+//    (tenant_calls_per_second, tenant_burst; rate_limiter.h) is charged one
+//    call; over the limit: RESOURCE_EXHAUSTED "rate limit for this tenant
+//    exceeded; retry after <n> ms" with a google.rpc.RetryInfo detail
+//    (status_conversion.h), and the call must do nothing. Refusals for rate
+//    are logged at most once per 10 s per process, with a count.
+//  Limits unset in the configuration (a config not built by the loader,
+//  which merges defaults.textproto) are not applied.
 //
 // Threading: Resolve may be called from any thread concurrently.
 #ifndef ATTUNE_SERVICE_SERVER_CALLER_H_
 #define ATTUNE_SERVICE_SERVER_CALLER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "attune/v1/config.pb.h"
 #include "grpcpp/server_context.h"
 #include "service/auth/jwt.h"
+#include "service/server/rate_limiter.h"
 
 namespace attune::server {
 
@@ -57,6 +77,7 @@ enum class Rpc {
   kListModules,
   kReloadModules,
   kCompareShadow,
+  kEraseClient,
 };
 
 // The role names as they appear in the token's roles claim.
@@ -77,14 +98,26 @@ struct Caller {
   // A pseudonym of the token's issuer and subject ("tok:" + 16 hex digits)
   // or of the client certificate ("crt:..."), "local" with neither: for
   // audit lines. Keyed with a per-process random key, so it links calls
-  // within one run of attuned and reveals nothing of the subject.
+  // within one run of attuned and reveals nothing of the subject; with
+  // CallerResolver::set_subject_pseudonym (storage keys configured), stable
+  // across restarts.
   std::string subject;
+  // When the call's work must stop: the client's deadline, capped at
+  // limits.max_call_seconds from arrival for every RPC but WatchPrompts.
+  // InfiniteFuture when neither applies. Compare with absl::Now().
+  absl::Time deadline = absl::InfiniteFuture();
 };
+
+// The deadline of a call that arrived at `now` with the client's deadline
+// `client` (InfiniteFuture: none), capped at `max_call` unless `stream`.
+absl::Time CallDeadline(absl::Time client, absl::Time now,
+                        absl::Duration max_call, bool stream);
 
 class CallerResolver {
  public:
   // Opens auth.jwks_file (errors name the field: "auth.jwks_file: ...")
-  // when auth is configured. `clock` is the verifier's (tests).
+  // when auth is configured. `clock` is the token verifier's and the rate
+  // limiter's (tests); deadlines always use the real clock, as gRPC does.
   static absl::StatusOr<std::unique_ptr<CallerResolver>> Create(
       const v1::ServerConfig& config,
       auth::JwtVerifier::Clock clock = &absl::Now);
@@ -93,15 +126,36 @@ class CallerResolver {
   CallerResolver() = default;
 
   // The caller of one call of `rpc`, or UNAUTHENTICATED / PERMISSION_DENIED
-  // as described above. Logs every refusal.
-  absl::StatusOr<Caller> Resolve(const grpc::ServerContextBase& ctx,
-                                 Rpc rpc) const;
+  // / DEADLINE_EXCEEDED / RESOURCE_EXHAUSTED as described above. Logs every
+  // refusal but expired deadlines (rate refusals throttled). `identified`,
+  // when given, gets the tenant and subject as soon as they are established,
+  // so that a call refused after that (missing role, rate limit) can still be
+  // audited under them; it stays empty for refusals before (authentication).
+  absl::StatusOr<Caller> Resolve(const grpc::ServerContextBase& ctx, Rpc rpc,
+                                 Caller* identified = nullptr) const;
+
+  // Makes Caller::subject "<kind>:" + fn(kind, what) ("tok", issuer and
+  // subject; "crt", the certificate PEM) instead of the per-process keyed
+  // hash, so the audit log names a caller alike across restarts
+  // (audit_trail.h StableSubjectPseudonyms). Call before serving.
+  using PseudonymFn = std::function<std::string(absl::string_view kind,
+                                                absl::string_view what)>;
+  void set_subject_pseudonym(PseudonymFn fn) {
+    subject_pseudonym_ = std::move(fn);
+  }
 
  private:
   // Null without auth.
   std::unique_ptr<auth::JwtVerifier> verifier_;
   bool token_required_ = false;
   bool tenant_from_certificate_ = false;
+  // Null when tenant_calls_per_second is unset or 0.
+  std::unique_ptr<TenantRateLimiter> rate_limiter_;
+  absl::Duration max_call_ = absl::InfiniteDuration();
+  // Empty: the per-process key.
+  PseudonymFn subject_pseudonym_;
+  std::string SubjectPseudonym(absl::string_view kind,
+                               absl::string_view what) const;
 };
 
 }  // namespace attune::server

@@ -4,6 +4,7 @@
 
 #include "attune/v1/rule_admin.grpc.pb.h"
 #include "service/engine/alliance_engine.h"
+#include "service/server/audit_trail.h"
 #include "service/server/caller.h"
 #include "service/server/reload.h"
 #include "service/server/worker_pool.h"
@@ -16,10 +17,13 @@ class RuleAdminServiceImpl final : public v1::RuleAdmin::CallbackService {
   // `reload` serves ReloadModules (AttuneServer::Reload); without one
   // ReloadModules is FAILED_PRECONDITION. `callers` decides each call's
   // tenant and whether it holds the admin role (caller.h); null means tenant
-  // "default" with every role. Not owned.
+  // "default" with every role. `audit` gets one row per call, refused ones
+  // included, on no object (audit_trail.h); null records nothing. Not
+  // owned.
   RuleAdminServiceImpl(engine::AllianceEngine* engine, store::Store* store,
                        WorkerPool* pool, Reloader reload = nullptr,
-                       const CallerResolver* callers = nullptr);
+                       const CallerResolver* callers = nullptr,
+                       AuditTrail* audit = nullptr);
 
   grpc::ServerUnaryReactor* ListModules(grpc::CallbackServerContext* ctx,
                                         const v1::ListModulesRequest* req,
@@ -37,6 +41,7 @@ class RuleAdminServiceImpl final : public v1::RuleAdmin::CallbackService {
   WorkerPool* pool_;
   Reloader reload_;
   const CallerResolver* callers_;
+  AuditTrail* audit_;
 };
 
 }  // namespace attune::server

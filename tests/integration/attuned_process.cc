@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "gtest/gtest.h"
+#include "service/security/key_ring.h"
 
 extern char** environ;
 
@@ -25,6 +26,20 @@ std::string MakeTempDir(const std::string& name) {
   char* made = mkdtemp(buf.data());
   EXPECT_NE(made, nullptr);
   return made ? std::string(made) : std::string();
+}
+
+std::string StorageKeyFile(const std::string& dir) {
+  const std::string path = dir + "/storage.keys";
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return path;  // already there: a restart on the same data
+  auto line = security::KeyRing::GenerateKeyLine("test");
+  EXPECT_TRUE(line.ok()) << line.status();
+  const std::string text = line.ok() ? *line + "\n" : std::string();
+  EXPECT_EQ(write(fd, text.data(), text.size()),
+            static_cast<ssize_t>(text.size()));
+  close(fd);
+  return path;
 }
 
 std::unique_ptr<grpc::ClientContext> Context() {
@@ -49,6 +64,14 @@ bool AttunedProcess::Start() {
   std::string log = dir_ + "/attuned.log";
   std::vector<std::string> args = {binary, "--listen", "127.0.0.1:0", "--db",
                                    dir_ + "/attune.db"};
+  bool has_key_file = false;
+  for (const std::string& arg : extra_args_) {
+    has_key_file = has_key_file || arg.rfind("--key_file", 0) == 0;
+  }
+  if (!has_key_file) {
+    args.push_back("--key_file");
+    args.push_back(StorageKeyFile(dir_));
+  }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

@@ -1,5 +1,12 @@
 // AttunedProcess: runs the real `attuned` binary on 127.0.0.1:0 with its own
 // SQLite file, for integration tests over real gRPC.
+//
+// Storage keys: unless `extra_args` has a --key_file argument, attuned gets
+// `<dir>/storage.keys`, generated (mode 0600, one key "test") the first time
+// the directory is used, so every test stores sealed data as a production
+// attuned does and a restart on the same directory reads it back. A test
+// that wants a plaintext store passes "--key_file=" and a configuration
+// with store { allow_plaintext: true }.
 #ifndef ATTUNE_TESTS_INTEGRATION_ATTUNED_PROCESS_H_
 #define ATTUNE_TESTS_INTEGRATION_ATTUNED_PROCESS_H_
 
@@ -16,8 +23,8 @@ namespace attune::testing {
 
 class AttunedProcess {
  public:
-  // `dir` holds the database and the captured log; reuse it to restart
-  // on the same data.
+  // `dir` holds the database, the storage key file and the captured log;
+  // reuse it to restart on the same data.
   explicit AttunedProcess(std::string dir,
                           std::vector<std::string> extra_args = {});
   ~AttunedProcess();
@@ -45,6 +52,10 @@ class AttunedProcess {
   int port_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
 };
+
+// The key file AttunedProcess gives attuned for `dir`, created when missing
+// (one fresh key with id "test").
+std::string StorageKeyFile(const std::string& dir);
 
 // A unique new directory under the test temp dir.
 std::string MakeTempDir(const std::string& name);

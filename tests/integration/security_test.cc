@@ -1,7 +1,8 @@
 // Transport security, caller identity and tenant isolation through the real
 // attuned: TLS and mutual TLS with certificates made here, bearer JWTs signed
-// here (RS384, ES384), roles per RPC, and two tenants that cannot see, change
-// or infer each other's data.
+// here (RS384, ES384; single-use by default, so clients sign a fresh one per
+// call), roles per RPC, and two tenants that cannot see, change or infer each
+// other's data.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/pem.h>
@@ -12,7 +13,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,15 +29,12 @@
 #include "tests/integration/attuned_process.h"
 #include "tests/integration/episode_script.h"
 #include "tests/integration/test_pki.h"
-#include "tests/unit/service/auth/test_keys.h"
+#include "tests/integration/test_tokens.h"
 
 namespace attune::testing {
 namespace {
 
-namespace keys = ::attune::auth::test;
-
 constexpr char kIssuer[] = "https://idp.test";
-constexpr char kAudience[] = "attune";
 constexpr char kTenantA[] = "clinic-a";
 constexpr char kTenantB[] = "clinic-b";
 constexpr char kCheckRupture[] = "attune.rupture/check_rupture";
@@ -43,13 +43,23 @@ std::string TenantUri(const std::string& tenant) {
   return "urn:attune:tenant:" + tenant;
 }
 
-// A client: its channel and, with auth, the token every call carries.
+// A client: its channel and, with auth, the token each call carries.
 struct Client {
-  std::shared_ptr<grpc::Channel> channel;
-  std::string token;
+  // The same token on every call; none when empty.
+  Client(std::shared_ptr<grpc::Channel> c, std::string token = "")
+      : channel(std::move(c)),
+        mint([token = std::move(token)] { return token; }) {}
+  // A token from `m` for every call (single-use tokens: a fresh one each).
+  Client(std::shared_ptr<grpc::Channel> c, std::function<std::string()> m)
+      : channel(std::move(c)), mint(std::move(m)) {}
 
+  std::shared_ptr<grpc::Channel> channel;
+  std::function<std::string()> mint;
+
+  std::string Token() const { return mint(); }
   std::unique_ptr<grpc::ClientContext> Ctx() const {
     std::unique_ptr<grpc::ClientContext> ctx = Context();
+    const std::string token = mint();
     if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
     return ctx;
   }
@@ -116,10 +126,7 @@ class SecurityTest : public ::testing::Test {
     ASSERT_TRUE(WriteFile(Path("ca.pem"), ca_.cert()));
     ASSERT_TRUE(WriteFile(Path("server.pem"), server_pem_.cert));
     ASSERT_TRUE(WriteFile(Path("server.key"), server_pem_.key));
-    ASSERT_TRUE(WriteFile(
-        Path("jwks.json"),
-        keys::Jwks({keys::RsaJwk(keys::Rsa2048(), "rsa-1", "RS384"),
-                    keys::EcJwk(keys::EcP384(), "ec-1", "P-384", "ES384")})));
+    ASSERT_TRUE(WriteFile(Path("jwks.json"), TestJwks()));
   }
 
   void TearDown() override {
@@ -144,16 +151,19 @@ class SecurityTest : public ::testing::Test {
     return text + "}\n";
   }
 
-  std::string AuthConfig() const {
-    return absl::StrCat("auth {\n  jwks_file: \"", Path("jwks.json"),
-                        "\"\n  issuers: \"", kIssuer, "\"\n  audience: \"",
-                        kAudience, "\"\n}\n");
+  // `extra`: more fields of the auth block.
+  std::string AuthConfig(const std::string& extra = "") const {
+    return TestAuthConfig(Path("jwks.json"), extra);
   }
 
   // Starts attuned with `config` as its configuration file.
+  // Synthetic data: no storage keys needed (allow_plaintext).
   bool StartServer(const std::string& config,
                    std::vector<std::string> extra_args = {}) {
-    if (!WriteFile(Path("attuned.textproto"), config)) return false;
+    if (!WriteFile(Path("attuned.textproto"),
+                   "store { allow_plaintext: true }\n" + config)) {
+      return false;
+    }
     std::vector<std::string> args = {"--config", Path("attuned.textproto")};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     server_ = std::make_unique<AttunedProcess>(dir_, std::move(args));
@@ -186,29 +196,26 @@ class SecurityTest : public ::testing::Test {
   }
 
   // A signed token, issued now, valid for `lifetime` (negative: expired
-  // that long ago).
+  // that long ago), with a fresh jti (none when `jti` is empty).
   static std::string Token(const std::string& tenant,
                            const std::vector<std::string>& roles,
                            const std::string& alg = "RS384",
                            const std::string& issuer = kIssuer,
-                           absl::Duration lifetime = absl::Minutes(10)) {
-    const int64_t now = absl::ToUnixSeconds(absl::Now());
-    const int64_t iat = lifetime < absl::ZeroDuration()
-                            ? now + 2 * absl::ToInt64Seconds(lifetime)
-                            : now;
-    std::vector<std::string> quoted;
-    for (const std::string& r : roles) quoted.push_back("\"" + r + "\"");
-    std::string payload = absl::StrCat(
-        R"({"iss":")", issuer, R"(","aud":")", kAudience,
-        R"(","sub":"clinician-7","iat":)", iat, R"(,"exp":)",
-        now + absl::ToInt64Seconds(lifetime), R"(,"roles":[)",
-        absl::StrJoin(quoted, ","), "]",
-        tenant.empty() ? "" : R"(,"attune_tenant":")" + tenant + "\"", "}");
-    const bool rsa = alg == "RS384";
-    return keys::SignToken(
-        absl::StrCat(R"({"alg":")", alg, R"(","kid":")", rsa ? "rsa-1" : "ec-1",
-                     R"(","typ":"JWT"})"),
-        payload, alg, rsa ? keys::Rsa2048() : keys::EcP384());
+                           absl::Duration lifetime = absl::Minutes(10),
+                           std::optional<std::string> jti = std::nullopt) {
+    return MintToken({.tenant = tenant,
+                      .roles = roles,
+                      .alg = alg,
+                      .issuer = issuer,
+                      .lifetime = lifetime,
+                      .jti = std::move(jti)});
+  }
+
+  // Signs a fresh token for every call.
+  static std::function<std::string()> Fresh(
+      const std::string& tenant, const std::vector<std::string>& roles,
+      const std::string& alg = "RS384") {
+    return [=] { return Token(tenant, roles, alg); };
   }
 
   static std::vector<std::string> AllRoles() {
@@ -369,14 +376,14 @@ TEST_F(SecurityTest, TokenAndCertificateMustNameTheSameTenant) {
   ASSERT_TRUE(StartServer(TlsConfig(/*mutual=*/true) + AuthConfig()))
       << server_->Log();
   PemPair cert_a = ca_.IssueClient("client a", {TenantUri(kTenantA)});
-  Client agree{TlsChannel(&cert_a), Token(kTenantA, AllRoles())};
+  Client agree{TlsChannel(&cert_a), Fresh(kTenantA, AllRoles())};
   EXPECT_EQ(agree.Assess("ep-none").error_code(), grpc::StatusCode::NOT_FOUND);
   // A token without a tenant claim takes the certificate's.
-  Client no_claim{TlsChannel(&cert_a), Token("", AllRoles())};
+  Client no_claim{TlsChannel(&cert_a), Fresh("", AllRoles())};
   EXPECT_EQ(no_claim.Assess("ep-none").error_code(),
             grpc::StatusCode::NOT_FOUND);
 
-  Client disagree{TlsChannel(&cert_a), Token(kTenantB, AllRoles())};
+  Client disagree{TlsChannel(&cert_a), Fresh(kTenantB, AllRoles())};
   grpc::Status st = disagree.Assess("ep-none");
   EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_NE(server_->Log().find("reason=tenant_mismatch"), std::string::npos);
@@ -449,21 +456,73 @@ TEST_F(SecurityTest, MissingOrBadTokenIsUnauthenticatedWithoutDetail) {
 
 TEST_F(SecurityTest, Rs384AndEs384TokensCarryTenantAndRoles) {
   ASSERT_TRUE(StartServer(AuthConfig())) << server_->Log();
-  Client rs{PlainChannel(), Token(kTenantA, AllRoles(), "RS384")};
-  Client es{PlainChannel(), Token(kTenantA, AllRoles(), "ES384")};
+  Client rs{PlainChannel(), Fresh(kTenantA, AllRoles(), "RS384")};
+  Client es{PlainChannel(), Fresh(kTenantA, AllRoles(), "ES384")};
   EpisodeScript s = ScriptFor("client-a");
   ASSERT_TRUE(rs.Submit(s.Held(1)).ok());
   v1::GetAssessmentResponse resp;
   ASSERT_TRUE(es.Assess("ep-shared", &resp).ok());
   EXPECT_EQ(resp.assessment().event_count(), 1);
-  // The same token works for every call until it expires.
-  ASSERT_TRUE(es.Assess("ep-shared", &resp).ok());
+}
+
+// Single-use tokens (the default): a replayed token is refused like any bad
+// one, a fresh jti goes through, and a token without jti is refused.
+TEST_F(SecurityTest, ReplayedTokenIsUnauthenticated) {
+  ASSERT_TRUE(StartServer(AuthConfig())) << server_->Log();
+  const std::string token = Token(kTenantA, AllRoles());
+  Client once{PlainChannel(), token};
+  EXPECT_EQ(once.Assess("ep-none").error_code(), grpc::StatusCode::NOT_FOUND);
+
+  grpc::Status replayed = once.Assess("ep-none");
+  EXPECT_EQ(replayed.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(replayed.error_message(), "authentication required");
+  // Also on another connection and another RPC.
+  Client thief{PlainChannel(), token};
+  EpisodeScript s = ScriptFor("client-a");
+  EXPECT_EQ(thief.Submit(s.Held(1)).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  std::string log = server_->Log();
+  EXPECT_NE(log.find("reason=replayed_jti"), std::string::npos) << log;
+  EXPECT_EQ(log.find(token), std::string::npos);
+
+  // The refused replay stored nothing; a fresh token (new jti) works.
+  Client fresh{PlainChannel(), Fresh(kTenantA, AllRoles())};
+  EXPECT_EQ(fresh.Assess("ep-shared").error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(fresh.Submit(s.Held(1)).ok());
+
+  Client no_jti{PlainChannel(), Token(kTenantA, AllRoles(), "ES384", kIssuer,
+                                      absl::Minutes(10), /*jti=*/"")};
+  grpc::Status refused = no_jti.Assess("ep-shared");
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(refused.error_message(), "authentication required");
+  log = server_->Log();
+  EXPECT_NE(log.find("reason=no_jti"), std::string::npos) << log;
+}
+
+// single_use_tokens: false: one token for many calls, jti optional.
+TEST_F(SecurityTest, ReusableTokensWhenSingleUseIsOff) {
+  ASSERT_TRUE(StartServer(AuthConfig("single_use_tokens: false")))
+      << server_->Log();
+  Client with_jti{PlainChannel(), Token(kTenantA, AllRoles())};
+  Client without_jti{PlainChannel(),
+                     Token(kTenantA, AllRoles(), "ES384", kIssuer,
+                           absl::Minutes(10), /*jti=*/"")};
+  EpisodeScript s = ScriptFor("client-a");
+  ASSERT_TRUE(with_jti.Submit(s.Held(1)).ok());
+  ASSERT_TRUE(without_jti.Submit(s.Held(2)).ok());
+  v1::GetAssessmentResponse resp;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(with_jti.Assess("ep-shared", &resp).ok()) << i;
+    ASSERT_TRUE(without_jti.Assess("ep-shared", &resp).ok()) << i;
+  }
+  EXPECT_EQ(resp.assessment().event_count(), 2);
 }
 
 TEST_F(SecurityTest, MissingRoleIsPermissionDeniedNamingTheRole) {
   ASSERT_TRUE(StartServer(AuthConfig())) << server_->Log();
-  Client reader{PlainChannel(), Token(kTenantA, {"read"})};
-  Client ingester{PlainChannel(), Token(kTenantA, {"ingest"})};
+  Client reader{PlainChannel(), Fresh(kTenantA, {"read"})};
+  Client ingester{PlainChannel(), Fresh(kTenantA, {"ingest"})};
   EpisodeScript s = ScriptFor("client-a");
 
   grpc::Status st = reader.Submit(s.Held(1));
@@ -489,13 +548,13 @@ TEST_F(SecurityTest, MissingRoleIsPermissionDeniedNamingTheRole) {
 // clinician and event ids: B can neither read, change nor infer A's data.
 TEST_F(SecurityTest, TenantsCannotReadWriteOrInferEachOthersData) {
   ASSERT_TRUE(StartServer(AuthConfig())) << server_->Log();
-  Client a{PlainChannel(), Token(kTenantA, AllRoles())};
-  Client b{PlainChannel(), Token(kTenantB, AllRoles(), "ES384")};
+  Client a{PlainChannel(), Fresh(kTenantA, AllRoles())};
+  Client b{PlainChannel(), Fresh(kTenantB, AllRoles(), "ES384")};
 
   // B watches the clinician's prompts throughout. Its own episode's rupture
   // arriving on the stream shows the watch is live before A writes.
   grpc::ClientContext b_watch_ctx;
-  b_watch_ctx.AddMetadata("authorization", "Bearer " + b.token);
+  b_watch_ctx.AddMetadata("authorization", "Bearer " + b.Token());
   b_watch_ctx.set_deadline(std::chrono::system_clock::now() +
                            std::chrono::seconds(60));
   v1::WatchPromptsRequest watch;
