@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds attuned and attunectl, and starts attuned
-# on loopback with the embedded SQLite store (state in deploy/local/data/).
+# on loopback with the embedded SQLite store (state in deploy/local/data/),
+# sealed with the storage keys of deploy/local/data/storage.keys, which the
+# first run generates (mode 0600; the database cannot be read without it).
 #
 #   deploy/local/run.sh                  127.0.0.1:50051
 #   ATTUNE_LISTEN=127.0.0.1:6000 deploy/local/run.sh
@@ -18,8 +20,15 @@ cmake --build "$build" -j "$(nproc)" --target attuned attunectl
 
 data="${ATTUNE_DATA_DIR:-$root/deploy/local/data}"
 mkdir -p "$data"
-echo "attunectl is at $build/service/ctl/attunectl"
+ctl="$build/service/ctl/attunectl"
+keys="$data/storage.keys"
+if [[ ! -e "$keys" && ! -L "$keys" ]]; then
+  # Prints only the key id; the key stays in the file.
+  "$ctl" keys generate --out "$keys" >/dev/null
+fi
+echo "attunectl is at $ctl"
 exec "$build/service/main/attuned" \
   --config "$root/deploy/local/attuned.textproto" \
   --db "$data/attune.db" \
+  --key_file "$keys" \
   --listen "${ATTUNE_LISTEN:-127.0.0.1:50051}" "$@"

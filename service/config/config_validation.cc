@@ -168,11 +168,24 @@ absl::Status CheckServer(const v1::ServerConfig& c) {
       .status();
 }
 
+// Whether keys are present at all (key_file, ATTUNE_STORAGE_KEYS or
+// allow_plaintext) is decided at start-up by LoadStorageKeys
+// (storage_keys.h): the environment is not part of the configuration.
 absl::Status CheckStore(const v1::StoreConfig& c) {
-  return FieldChecks("store")
-      .Required(c.sqlite_path(), "sqlite_path")
-      .AtLeast(c.group_commit_max_batch(), 1, "group_commit_max_batch")
-      .status();
+  ATTUNE_RETURN_IF_ERROR(
+      FieldChecks("store")
+          .Required(c.sqlite_path(), "sqlite_path")
+          .AtLeast(c.group_commit_max_batch(), 1, "group_commit_max_batch")
+          .status());
+  if (c.has_key_file() && c.key_file().empty()) {
+    return Invalid("store.key_file",
+                   "is empty; name the key file, or leave it unset to use "
+                   "ATTUNE_STORAGE_KEYS");
+  }
+  if (!c.key_file().empty() && c.key_file() == c.sqlite_path()) {
+    return Invalid("store.key_file", "must not be the database file");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckPhaseAndRupture(const v1::RulesConfig& r) {
@@ -469,6 +482,83 @@ absl::Status CheckAuth(const v1::ServerConfig& c) {
   return CheckFile("auth.jwks_file", a.jwks_file(), "", "");
 }
 
+// Connection limits become gRPC channel arguments in milliseconds (an int):
+// every seconds value here stays below INT_MAX / 1000.
+constexpr int64_t kMaxLimitSeconds = 1000000;  // about 11.5 days
+constexpr double kMaxCallsPerSecond = 1000000;
+
+// Only set fields are checked: the loader merges the defaults first, so an
+// operator's file never leaves one unset.
+absl::Status CheckLimits(const v1::ServerConfig& c) {
+  if (!c.has_limits()) return absl::OkStatus();
+  const v1::LimitsConfig& l = c.limits();
+  FieldChecks checks("limits");
+  if (l.has_max_concurrent_streams()) {
+    checks.Range(l.max_concurrent_streams(), 1, 10000,
+                 "max_concurrent_streams");
+  }
+  if (l.has_min_client_ping_interval_seconds()) {
+    checks.Range(l.min_client_ping_interval_seconds(), 1, 86400,
+                 "min_client_ping_interval_seconds");
+  }
+  // 0 would mean "no limit" to gRPC: enforcement off.
+  if (l.has_max_ping_strikes()) {
+    checks.Range(l.max_ping_strikes(), 1, 1000, "max_ping_strikes");
+  }
+  if (l.has_keepalive_time_seconds()) {
+    checks.Range(l.keepalive_time_seconds(), 1, 86400,
+                 "keepalive_time_seconds");
+  }
+  if (l.has_keepalive_timeout_seconds()) {
+    checks.Range(l.keepalive_timeout_seconds(), 1, 3600,
+                 "keepalive_timeout_seconds");
+  }
+  if (l.has_max_connection_age_seconds()) {
+    checks.Range(l.max_connection_age_seconds(), 1, kMaxLimitSeconds,
+                 "max_connection_age_seconds");
+  }
+  if (l.has_max_connection_age_grace_seconds()) {
+    checks.Range(l.max_connection_age_grace_seconds(), 0, 86400,
+                 "max_connection_age_grace_seconds");
+  }
+  if (l.has_max_connection_idle_seconds()) {
+    checks.Range(l.max_connection_idle_seconds(), 1, kMaxLimitSeconds,
+                 "max_connection_idle_seconds");
+  }
+  if (l.has_tenant_burst()) {
+    checks.Range(l.tenant_burst(), 1, 1000000, "tenant_burst");
+  }
+  if (l.has_max_call_seconds()) {
+    checks.Range(l.max_call_seconds(), 1, 3600, "max_call_seconds");
+  }
+  ATTUNE_RETURN_IF_ERROR(checks.status());
+  const double rate = l.tenant_calls_per_second();
+  if (!(std::isfinite(rate) && rate >= 0 && rate <= kMaxCallsPerSecond)) {
+    return Invalid("limits.tenant_calls_per_second",
+                   "must be 0-1000000 (0 turns the limit off)");
+  }
+  return absl::OkStatus();
+}
+
+// Up to a century: beyond it, the cutoff arithmetic is the only limit left.
+constexpr int64_t kMaxRetentionDays = 36500;
+
+absl::Status CheckRetention(const v1::ServerConfig& c) {
+  if (!c.has_retention()) return absl::OkStatus();
+  const v1::RetentionConfig& r = c.retention();
+  if (r.episode_days() < 0 || r.episode_days() > kMaxRetentionDays) {
+    return Invalid("retention.episode_days",
+                   absl::StrCat("must be 0-", kMaxRetentionDays,
+                                " (0 keeps episodes until erased)"));
+  }
+  if (r.has_sweep_interval_seconds()) {
+    return FieldChecks("retention")
+        .Range(r.sweep_interval_seconds(), 1, 86400, "sweep_interval_seconds")
+        .status();
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateConfig(const v1::ServerConfig& config) {
@@ -478,6 +568,8 @@ absl::Status ValidateConfig(const v1::ServerConfig& config) {
   ATTUNE_RETURN_IF_ERROR(CheckRemoteModules(config));
   ATTUNE_RETURN_IF_ERROR(CheckTls(config));
   ATTUNE_RETURN_IF_ERROR(CheckAuth(config));
+  ATTUNE_RETURN_IF_ERROR(CheckLimits(config));
+  ATTUNE_RETURN_IF_ERROR(CheckRetention(config));
   ATTUNE_RETURN_IF_ERROR(CheckRules(config.rules()));
   return CheckTenants(config);
 }

@@ -263,6 +263,9 @@ CommandLineSpec BuildSpec() {
       {"tenant", "NAME",
        "replay as this tenant, and read its events when the\nlog is a "
        "database file (default: default)"},
+      {"key-file", "FILE",
+       "storage keys of a sealed database file (default:\n"
+       "$ATTUNE_STORAGE_KEYS)"},
   };
 
   CommandSpec exporter;
@@ -291,6 +294,81 @@ CommandLineSpec BuildSpec() {
       {"tenant", "NAME", "whose events (default: default)"},
       {"deidentify", "", "replace identifiers and shift dates"},
       {"out", "FILE", "write here (mode 0600) instead of stdout"},
+      {"key-file", "FILE",
+       "attuned's storage key file, to read a sealed database\n"
+       "(default: $ATTUNE_STORAGE_KEYS)"},
+  };
+
+  CommandSpec keys;
+  keys.name = "keys";
+  keys.arguments = "generate|rotate";
+  keys.argument_names = {"<action> (generate|rotate)"};
+  keys.summary = "create or rotate attuned's storage key file (store.key_file)";
+  keys.description =
+      "attuned stores client and clinician identifiers as keyed hashes and\n"
+      "every stored message encrypted, with the keys of store.key_file: one\n"
+      "'<id> <base64 of 32 random bytes>' line per key, the first one active.\n"
+      "Only the key id is printed (stdout); never the key.\n"
+      "\n"
+      "'keys generate --out FILE' creates FILE (mode 0600) with one new key.\n"
+      "It never overwrites a file and never writes through a symbolic link.\n"
+      "\n"
+      "'keys rotate --file FILE' puts a new key first in FILE and keeps the\n"
+      "old ones after it, replacing the file atomically (owner and mode\n"
+      "kept): after a restart attuned writes with the new key and still reads\n"
+      "what the old ones sealed. Keep the old keys as long as data written\n"
+      "with them may be read. Refused when the id is already in the file.\n"
+      "\n"
+      "The default id is k<UTC date>, e.g. k20260115; rotating twice on one\n"
+      "day needs --id. Exit 0 on success, 1 when the file cannot be written,\n"
+      "2 for a bad command line or an unusable key file.\n"
+      "\n"
+      "Examples:\n"
+      "  attunectl keys generate --out /etc/attune/storage.keys\n"
+      "  attunectl keys rotate --file /etc/attune/storage.keys\n"
+      "  attunectl keys rotate --file /etc/attune/storage.keys --id k2027a\n";
+  keys.flags = {
+      {"out", "FILE", "generate: the new key file (must not exist)"},
+      {"file", "FILE", "rotate: the key file to add a key to"},
+      {"id", "ID",
+       "the new key's id, 1-32 characters of A-Z a-z 0-9 _ . -\n"
+       "(default k<yyyymmdd>, today in UTC)"},
+  };
+
+  CommandSpec audit;
+  audit.name = "audit";
+  audit.arguments = "verify";
+  audit.argument_names = {"<action> (verify)"};
+  audit.summary = "check a database file's audit log for edits and deletions";
+  audit.description =
+      "attuned records every call on health data (who, tenant, action,\n"
+      "object pseudonym, time, outcome) in an append-only audit log whose\n"
+      "rows are hash-chained (keyed with the storage keys when there are\n"
+      "some). 'audit verify' reads the database file directly (no server is\n"
+      "contacted; safe while attuned runs, the file is never changed) and\n"
+      "walks the whole chain: an edited, reordered, forged or deleted row\n"
+      "breaks it. Rows deleted from the end leave a shorter valid chain: pass\n"
+      "a head attuned logged earlier ('audit head ... head=SEQ:HASH', at\n"
+      "start, every few minutes and at shutdown) with --expect-head to catch\n"
+      "that too.\n"
+      "\n"
+      "stdout: 'rows: N' (rows checked), 'head: SEQ:HASH' (the last row, or\n"
+      "the last intact one) and 'intact: yes|no'. Exit 0 when intact, 1 with\n"
+      "the first problem on stderr (e.g. 'seq 17: hash does not match the\n"
+      "row', 'seq 18 missing: 17 is followed by 19'), 2 for a bad command\n"
+      "line or a file that is not an attuned database.\n"
+      "\n"
+      "Examples:\n"
+      "  attunectl audit verify --db /var/lib/attune/attune.db \\\n"
+      "      --key-file /etc/attune/storage.keys\n"
+      "  attunectl audit verify --db attune.db --expect-head 1742:9f86d0...\n";
+  audit.flags = {
+      {"db", "FILE", "the attuned database file (required)"},
+      {"key-file", "FILE",
+       "attuned's storage key file, needed when the rows are\n"
+       "keyed (default: $ATTUNE_STORAGE_KEYS)"},
+      {"expect-head", "SEQ:HASH",
+       "a head attuned logged earlier: the chain must reach it"},
   };
 
   CommandSpec shadow;
@@ -327,8 +405,37 @@ CommandLineSpec BuildSpec() {
       {"show-ids", "", "table: episode ids instead of episode numbers"},
   };
 
-  spec.commands = {submit,  assessment, prompts, watch,    feedback, health,
-                   modules, plugin,     replay,  exporter, shadow};
+  CommandSpec data;
+  data.name = "data";
+  data.arguments = "erase-client";
+  data.argument_names = {"<action> (erase-client)"};
+  data.summary =
+      "erase a client's records from attuned (DataAdmin.EraseClient)";
+  data.description =
+      "'data erase-client --client-id ID' deletes everything attuned stores\n"
+      "about the client in the caller's tenant: every episode whose events\n"
+      "name the client, with its events, assessment, prompts, feedback and\n"
+      "held sessions. It cannot be undone; the EHR remains the record, and\n"
+      "an event for the client sent later starts a new episode state. The\n"
+      "audit log keeps its rows, which hold pseudonyms only. Needs the admin\n"
+      "role. Safe to repeat: an unknown or already erased client gives zero\n"
+      "counts.\n"
+      "\n"
+      "stdout: 'episodes_erased: N', 'events_erased: N', 'prompts_erased: N'\n"
+      "(JSON with --format json). The client id is never printed. Exit 0 on\n"
+      "success, 1 when the call fails, 2 for a bad command line.\n"
+      "\n"
+      "Examples:\n"
+      "  attunectl data erase-client --client-id C-10442\n"
+      "  attunectl --token-file admin.jwt data erase-client --client-id X7\n";
+  data.flags = {
+      {"client-id", "ID", "the client, as sent in SessionEvent.client_id"},
+      {"format", "text|json", "output format (default text)"},
+  };
+
+  spec.commands = {submit, assessment, prompts, watch,  feedback,
+                   health, modules,    plugin,  replay, exporter,
+                   shadow, keys,       audit,   data};
   return spec;
 }
 
@@ -344,6 +451,9 @@ CommandFn FindRunner(const std::string& command) {
   if (command == "replay") return RunReplay;
   if (command == "export") return RunExport;
   if (command == "shadow") return RunShadow;
+  if (command == "data") return RunData;
+  if (command == "keys") return RunKeys;
+  if (command == "audit") return RunAudit;
   return nullptr;
 }
 
@@ -394,8 +504,9 @@ int RunCli(const std::vector<std::string>& args, const CliIo& io) {
     *io.err << "attunectl: " << channel.status().message() << "\n";
     return kExitUsage;
   }
-  CommandEnv env{*line,  *std::move(channel), server, *timeout, *io.in, *io.out,
-                 *io.err};
+  CommandEnv env{
+      *line,   *std::move(channel), server, *timeout, *io.in, *io.out,
+      *io.err, io.env_storage_keys};
   return run(env);
 }
 

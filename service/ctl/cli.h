@@ -27,6 +27,10 @@ struct CliIo {
   std::ostream* err;
   // Value of ATTUNE_SERVER, or empty: the server when --server is absent.
   std::string env_server;
+  // Value of ATTUNE_STORAGE_KEYS, or empty: the storage keys of the commands
+  // that read a database file (export, replay, audit) when --key-file is
+  // absent.
+  std::string env_storage_keys = "";
 };
 
 // The commands, flags and help texts of attunectl.

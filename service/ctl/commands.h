@@ -36,6 +36,9 @@ struct CommandEnv {
   std::istream& in;
   std::ostream& out;
   std::ostream& err;
+  // The text of ATTUNE_STORAGE_KEYS (empty when unset): the storage keys of
+  // commands that read a database file when --key-file is not given.
+  std::string storage_keys_env = "";
 };
 
 int RunSubmit(const CommandEnv& env);
@@ -51,8 +54,14 @@ int RunPlugin(const CommandEnv& env);
 int RunReplay(const CommandEnv& env);
 // Writes a database file's events as JSON lines; uses no channel.
 int RunExport(const CommandEnv& env);
+// Generates and rotates storage key files; uses no channel.
+int RunKeys(const CommandEnv& env);
+// Verifies a database file's audit chain ("audit verify"); uses no channel.
+int RunAudit(const CommandEnv& env);
 // RuleAdmin.CompareShadow ("shadow compare").
 int RunShadow(const CommandEnv& env);
+// DataAdmin.EraseClient ("data erase-client").
+int RunData(const CommandEnv& env);
 
 // --- Shared by the commands -------------------------------------------------
 

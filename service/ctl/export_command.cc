@@ -21,6 +21,7 @@
 #include "service/ctl/deidentify.h"
 #include "service/ctl/json_lines.h"
 #include "service/ctl/store_log.h"
+#include "service/security/key_ring.h"
 
 namespace attune::ctl {
 namespace {
@@ -56,8 +57,14 @@ int RunExport(const CommandEnv& env) {
     deid.emplace(*std::move(created));
   }
 
+  absl::StatusOr<std::shared_ptr<const security::KeyRing>> keys =
+      LoadReadKeys(env.line.Has("key-file")
+                       ? std::optional<std::string>(env.line.Get("key-file"))
+                       : std::nullopt,
+                   env.storage_keys_env);
+  if (!keys.ok()) return ReportUsageError(env, keys.status());
   absl::StatusOr<std::unique_ptr<store::Store>> store =
-      OpenExistingStore(env.line.Get("db"));
+      OpenExistingStore(env.line.Get("db"), *std::move(keys));
   if (!store.ok()) return ReportUsageError(env, store.status());
 
   std::unique_ptr<__gnu_cxx::stdio_filebuf<char>> file;

@@ -14,7 +14,9 @@ int main(int argc, char** argv) {
   attune::SetMinLogLevel(attune::LogLevel::kWarning);
   std::vector<std::string> args(argv + 1, argv + argc);
   const char* env_server = std::getenv("ATTUNE_SERVER");
+  const char* env_keys = std::getenv("ATTUNE_STORAGE_KEYS");
   return attune::ctl::RunCli(
       args, attune::ctl::CliIo{&std::cin, &std::cout, &std::cerr,
-                               env_server == nullptr ? "" : env_server});
+                               env_server == nullptr ? "" : env_server,
+                               env_keys == nullptr ? "" : env_keys});
 }

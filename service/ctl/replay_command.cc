@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -28,6 +29,7 @@
 #include "service/ctl/store_log.h"
 #include "service/engine/alliance_engine.h"
 #include "service/engine/module_set.h"
+#include "service/security/key_ring.h"
 #include "service/store/sqlite/sqlite_store.h"
 
 namespace attune::ctl {
@@ -112,9 +114,13 @@ class TempDir {
 
 // `tenant`: prompt ids depend on it, so feedback in a log names the right
 // prompts only when replayed in the tenant it was recorded in.
-absl::StatusOr<ReplayResult> Replay(const std::vector<NumberedEvent>& events,
-                                    const v1::ServerConfig& config,
-                                    const std::string& tenant) {
+// `keys`: the storage keys given for the database file the log was read
+// from (null for a JSON-lines log, or when none were given), so that the
+// temporary copy of sealed data is sealed too.
+absl::StatusOr<ReplayResult> Replay(
+    const std::vector<NumberedEvent>& events, const v1::ServerConfig& config,
+    const std::string& tenant,
+    const std::shared_ptr<const security::KeyRing>& keys) {
   absl::StatusOr<std::vector<std::unique_ptr<engine::RuleModule>>> modules =
       engine::LoadRuleModules(config);
   if (!modules.ok()) return modules.status();
@@ -128,6 +134,7 @@ absl::StatusOr<ReplayResult> Replay(const std::vector<NumberedEvent>& events,
   if (!dir.ok()) return dir.status();
   store::SqliteStoreOptions options;
   options.path = (*dir)->path() + "/replay.db";
+  options.keys = keys;
   absl::StatusOr<std::unique_ptr<store::Store>> store =
       store::OpenSqliteStore(options);
   if (!store.ok()) return store.status();
@@ -399,9 +406,18 @@ int RunReplay(const CommandEnv& env) {
                             absl::NotFoundError(path + ": cannot be read"));
   }
   EventLines lines;
+  std::shared_ptr<const security::KeyRing> keys;
   if (IsSqliteFile(path)) {
     // An attuned database: its events, numbered in storage order.
-    absl::StatusOr<std::unique_ptr<store::Store>> db = OpenExistingStore(path);
+    absl::StatusOr<std::shared_ptr<const security::KeyRing>> loaded =
+        LoadReadKeys(env.line.Has("key-file")
+                         ? std::optional<std::string>(env.line.Get("key-file"))
+                         : std::nullopt,
+                     env.storage_keys_env);
+    if (!loaded.ok()) return ReportUsageError(env, loaded.status());
+    keys = *std::move(loaded);
+    absl::StatusOr<std::unique_ptr<store::Store>> db =
+        OpenExistingStore(path, keys);
     if (!db.ok()) return ReportUsageError(env, db.status());
     std::vector<v1::SessionEvent> stored;
     absl::Status read =
@@ -435,7 +451,8 @@ int RunReplay(const CommandEnv& env) {
       against ? LoadConfig(env.line.Get("against")) : config_a;
   if (!config_b.ok()) return ReportUsageError(env, config_b.status());
 
-  absl::StatusOr<ReplayResult> a = Replay(lines.events, *config_a, tenant);
+  absl::StatusOr<ReplayResult> a =
+      Replay(lines.events, *config_a, tenant, keys);
   if (!a.ok()) {
     env.err << "attunectl: replay: "
             << DescribeError(static_cast<int>(a.status().code()),
@@ -445,7 +462,7 @@ int RunReplay(const CommandEnv& env) {
   }
   absl::StatusOr<ReplayResult> b;
   if (against) {
-    b = Replay(lines.events, *config_b, tenant);
+    b = Replay(lines.events, *config_b, tenant, keys);
     if (!b.ok()) {
       env.err << "attunectl: replay: --against: "
               << DescribeError(static_cast<int>(b.status().code()),

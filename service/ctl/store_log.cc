@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "service/store/sqlite/connection.h"
 #include "service/store/sqlite/migrations.h"
+#include "service/store/sqlite/protection.h"
 #include "service/store/sqlite/sqlite_store.h"
 
 namespace attune::ctl {
@@ -31,8 +32,29 @@ bool IsSqliteFile(const std::string& path) {
          std::string(kSqliteMagic, sizeof(kSqliteMagic));
 }
 
+absl::StatusOr<std::shared_ptr<const security::KeyRing>> LoadReadKeys(
+    const std::optional<std::string>& key_file, const std::string& env_keys) {
+  if (key_file.has_value()) {
+    if (key_file->empty()) {
+      return absl::InvalidArgumentError("--key-file: must name a file");
+    }
+    absl::StatusOr<std::shared_ptr<const security::KeyRing>> ring =
+        security::KeyRing::FromFile(*key_file);
+    if (!ring.ok()) {
+      return absl::Status(
+          ring.status().code(),
+          absl::StrCat("--key-file: ", ring.status().message()));
+    }
+    return ring;
+  }
+  if (!env_keys.empty()) {
+    return security::KeyRing::FromText(env_keys, security::kStorageKeysEnv);
+  }
+  return nullptr;
+}
+
 absl::StatusOr<std::unique_ptr<store::Store>> OpenExistingStore(
-    const std::string& path) {
+    const std::string& path, std::shared_ptr<const security::KeyRing> keys) {
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error)) {
     return absl::NotFoundError(absl::StrCat(path, ": no such database file"));
@@ -67,9 +89,25 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenExistingStore(
               ? "; start the matching attuned on it once to migrate it"
               : "; use the attunectl of the attuned that wrote it"));
     }
+    // No row yet: no attuned has opened it since migration 3 (plaintext).
+    absl::StatusOr<std::string> mode = (*conn)->QueryText(
+        "SELECT COALESCE((SELECT mode FROM store_protection WHERE id = 1),"
+        " 'plaintext')",
+        "store_protection: read mode");
+    if (!mode.ok()) return mode.status();
+    if (*mode != store::sqlite::kModeSealed) {
+      keys = nullptr;
+    } else if (keys == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path,
+          ": is sealed with storage keys; give the key file attuned uses "
+          "with --key-file FILE (or its text in ",
+          security::kStorageKeysEnv, ")"));
+    }
   }
   store::SqliteStoreOptions options;
   options.path = path;
+  options.keys = std::move(keys);
   return store::OpenSqliteStore(options);
 }
 

@@ -5,12 +5,14 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "attune/v1/event.pb.h"
+#include "service/security/key_ring.h"
 #include "service/store/store.h"
 
 namespace attune::ctl {
@@ -18,13 +20,26 @@ namespace attune::ctl {
 // True when the file starts with the SQLite header.
 bool IsSqliteFile(const std::string& path);
 
+// The storage keys to read a sealed database with: the key file `key_file`
+// (the --key-file flag; nullopt when not given), else `env_keys` (the text
+// of ATTUNE_STORAGE_KEYS) when not empty, else null. Errors are KeyRing's
+// (a missing, group-readable or malformed file or variable), prefixed
+// "--key-file: " for the file; they never contain key material.
+absl::StatusOr<std::shared_ptr<const security::KeyRing>> LoadReadKeys(
+    const std::optional<std::string>& key_file, const std::string& env_keys);
+
 // Opens an existing attuned SQLite database to read it. NOT_FOUND when there
 // is no such file (a new, empty database is never created by mistake);
 // FAILED_PRECONDITION when its schema is not exactly this build's (this tool
 // never migrates a database, which attuned may be serving; reading is safe
-// while it does).
+// while it does). A sealed database needs `keys` (FAILED_PRECONDITION
+// naming --key-file without them; the store refuses keys other than those
+// that wrote it, naming the key id). `keys` are not used on a plaintext
+// database: given them, the store would seal it in place, and a reading
+// tool never rewrites a database.
 absl::StatusOr<std::unique_ptr<store::Store>> OpenExistingStore(
-    const std::string& path);
+    const std::string& path,
+    std::shared_ptr<const security::KeyRing> keys = nullptr);
 
 // The events of several episodes in one timeline, as they happened: each
 // episode's events keep their stored order (the order attuned received

@@ -13,6 +13,7 @@
 #include "google/protobuf/text_format.h"
 #include "service/common/log.h"
 #include "service/config/config_loader.h"
+#include "service/config/storage_keys.h"
 #include "service/engine/module_set.h"
 #include "service/server/attune_server.h"
 #include "service/store/sqlite/sqlite_store.h"
@@ -25,6 +26,10 @@ ABSL_FLAG(std::string, listen, "",
           "127.0.0.1:50051; port 0 picks a free port)");
 ABSL_FLAG(std::string, db, "",
           "SQLite database file; overrides store.sqlite_path");
+ABSL_FLAG(std::string, key_file, "",
+          "Storage key file (0600; `attunectl keys generate --out FILE` "
+          "makes one); overrides store.key_file. Without it and without "
+          "store.key_file, the keys come from $ATTUNE_STORAGE_KEYS");
 ABSL_FLAG(bool, print_config, false,
           "Print the effective configuration and exit");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
@@ -51,16 +56,25 @@ bool IsLocalAddress(const std::string& address) {
   return false;
 }
 
+// Flags that override a field of the configuration file (empty: not given).
+struct FlagOverrides {
+  std::string listen;
+  std::string db;
+  std::string key_file;
+};
+
 // The effective configuration: the file over the defaults, then the flag
 // overrides, validated. Start-up and every reload read it the same way.
-absl::StatusOr<attune::v1::ServerConfig> LoadConfig(const std::string& path,
-                                                    const std::string& listen,
-                                                    const std::string& db) {
+absl::StatusOr<attune::v1::ServerConfig> LoadConfig(
+    const std::string& path, const FlagOverrides& flags) {
   absl::StatusOr<attune::v1::ServerConfig> config =
       attune::config::LoadEffectiveConfig(path);
   if (!config.ok()) return config.status();
-  if (!listen.empty()) config->set_listen_address(listen);
-  if (!db.empty()) config->mutable_store()->set_sqlite_path(db);
+  if (!flags.listen.empty()) config->set_listen_address(flags.listen);
+  if (!flags.db.empty()) config->mutable_store()->set_sqlite_path(flags.db);
+  if (!flags.key_file.empty()) {
+    config->mutable_store()->set_key_file(flags.key_file);
+  }
   if (absl::Status valid = attune::config::ValidateConfig(*config);
       !valid.ok()) {
     return valid;
@@ -78,7 +92,7 @@ std::string HostOf(const std::string& address) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Attune alliance sidecar.\n  attuned [--config FILE] [--listen "
-      "HOST:PORT] [--db FILE]");
+      "HOST:PORT] [--db FILE] [--key_file FILE]");
   absl::ParseCommandLine(argc, argv);
   std::string level = absl::GetFlag(FLAGS_log_level);
   if (level == "debug") attune::SetMinLogLevel(attune::LogLevel::kDebug);
@@ -86,8 +100,11 @@ int main(int argc, char** argv) {
   if (level == "error") attune::SetMinLogLevel(attune::LogLevel::kError);
 
   const std::string config_path = absl::GetFlag(FLAGS_config);
-  absl::StatusOr<attune::v1::ServerConfig> config = LoadConfig(
-      config_path, absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_db));
+  const FlagOverrides overrides{absl::GetFlag(FLAGS_listen),
+                                absl::GetFlag(FLAGS_db),
+                                absl::GetFlag(FLAGS_key_file)};
+  absl::StatusOr<attune::v1::ServerConfig> config =
+      LoadConfig(config_path, overrides);
   if (!config.ok()) return Fail(config.status());
   if (!IsLocalAddress(config->listen_address()) && !config->has_tls()) {
     if (!absl::GetFlag(FLAGS_insecure_remote)) {
@@ -107,6 +124,27 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // Keys before anything else starts: without them (and without an explicit
+  // allow_plaintext) identifiers would be written in the clear.
+  absl::StatusOr<attune::config::StorageKeys> keys =
+      attune::config::LoadStorageKeys(
+          *config, attune::config::StorageKeysFromEnvironment());
+  if (!keys.ok()) return Fail(keys.status());
+  if (keys->ring != nullptr) {
+    // Key ids are labels, not secrets: they tell an operator which key a
+    // rotation made active.
+    ATTUNE_LOG(INFO) << "storage keys loaded"
+                     << attune::LogField("source", keys->source)
+                     << attune::LogField("active_key",
+                                         keys->ring->active_key_id())
+                     << attune::LogField("keys", keys->ring->key_ids().size());
+  } else {
+    ATTUNE_LOG(WARNING)
+        << "PLAINTEXT STORAGE: no storage keys (store.allow_plaintext: "
+           "true); client and clinician identifiers and scores are stored in "
+           "the clear. Use only with synthetic data";
+  }
+
   // Signals are taken by sigwait below, never by a handler on a random
   // thread: block them before any thread starts.
   sigset_t signals;
@@ -123,6 +161,7 @@ int main(int argc, char** argv) {
   attune::store::SqliteStoreOptions store_options;
   store_options.path = config->store().sqlite_path();
   store_options.max_batch = config->store().group_commit_max_batch();
+  store_options.keys = keys->ring;
   auto store = attune::store::OpenSqliteStore(store_options);
   if (!store.ok()) return Fail(store.status());
 
@@ -131,13 +170,15 @@ int main(int argc, char** argv) {
   attune::server::ConfigSource source;
   if (!config_path.empty()) {
     source.path = config_path;
-    source.load = [config_path, listen = absl::GetFlag(FLAGS_listen),
-                   db = absl::GetFlag(FLAGS_db)] {
-      return LoadConfig(config_path, listen, db);
+    source.load = [config_path, overrides] {
+      return LoadConfig(config_path, overrides);
     };
   }
+  // The keys also make the audit log's pseudonyms (and keep callers named
+  // alike across restarts).
   auto server = attune::server::AttuneServer::Start(
-      *config, *std::move(store), *std::move(modules), std::move(source));
+      *config, *std::move(store), *std::move(modules), std::move(source),
+      keys->ring);
   if (!server.ok()) return Fail(server.status());
   // One machine-readable line on stdout: scripts and tests read the port.
   std::cout << "attuned serving on " << HostOf(config->listen_address()) << ":"

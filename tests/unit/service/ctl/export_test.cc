@@ -22,6 +22,7 @@
 #include "service/engine/alliance_engine.h"
 #include "service/engine/module_set.h"
 #include "service/engine/prompt_reconciler.h"
+#include "service/security/key_ring.h"
 #include "service/store/sqlite/sqlite_store.h"
 #include "tests/unit/service/ctl/run_ctl.h"
 
@@ -61,53 +62,62 @@ std::string EpisodeBlock(const std::string& out) {
 }
 
 // The demo clinic: the demo episode up to the rupture prompt, stored by the
-// real engine in tenant "default", and the clinician's dismissal of it.
+// real engine in tenant "default", and the clinician's dismissal of it, in a
+// new database `db`, sealed with `keys` when not null. `events`: how many
+// events were stored, feedback included.
+void StoreDemoClinic(const std::string& db,
+                     std::shared_ptr<const security::KeyRing> keys,
+                     int* events) {
+  std::filesystem::remove(db);
+  std::ifstream in(kDemo);
+  EventLines lines = ReadEventLines(in, kDemo);
+  ASSERT_TRUE(lines.errors.empty());
+  absl::StatusOr<v1::ServerConfig> config = config::LoadEffectiveConfig("");
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto modules = engine::LoadRuleModules(*config);
+  ASSERT_TRUE(modules.ok()) << modules.status();
+  store::SqliteStoreOptions options;
+  options.path = db;
+  options.keys = std::move(keys);
+  auto store = store::OpenSqliteStore(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto live = engine::AllianceEngine::Create(store->get(), *config,
+                                             *std::move(modules));
+  ASSERT_TRUE(live.ok()) << live.status();
+  // The log stops right after the dismissal, so the prompt's final state
+  // is the clinician's doing: a replay that lost the feedback would show
+  // it active.
+  bool dismissed = false;
+  for (const NumberedEvent& e : lines.events) {
+    if (dismissed) break;
+    auto response = (*live)->Submit("default", e.event);
+    ASSERT_TRUE(response.ok()) << e.line << ": " << response.status();
+    ++*events;
+    for (const v1::Prompt& p : response->changed()) {
+      if (dismissed || p.kind() != "attune.rupture/check_rupture") continue;
+      v1::RecordPromptFeedbackRequest fb;
+      fb.set_event_id("demo-feedback-1");
+      fb.set_prompt_id(p.id());
+      fb.set_outcome(v1::PromptFeedback::OUTCOME_DISMISSED);
+      fb.set_reason(v1::PromptFeedback::DISMISS_REASON_ALREADY_ADDRESSED);
+      google::protobuf::Timestamp at = e.event.occurred_at();
+      at.set_seconds(at.seconds() + 3600);
+      *fb.mutable_occurred_at() = at;
+      auto changed = (*live)->RecordFeedback("default", fb);
+      ASSERT_TRUE(changed.ok()) << changed.status();
+      ASSERT_EQ(changed->status(), v1::PROMPT_STATUS_DISMISSED);
+      dismissed = true;
+      ++*events;
+    }
+  }
+  ASSERT_TRUE(dismissed) << "the demo no longer raises check_rupture";
+}
+
 class ExportTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     db_ = new std::string(TempPath("clinic.db"));
-    std::filesystem::remove(*db_);
-    std::ifstream in(kDemo);
-    EventLines lines = ReadEventLines(in, kDemo);
-    ASSERT_TRUE(lines.errors.empty());
-    absl::StatusOr<v1::ServerConfig> config = config::LoadEffectiveConfig("");
-    ASSERT_TRUE(config.ok()) << config.status();
-    auto modules = engine::LoadRuleModules(*config);
-    ASSERT_TRUE(modules.ok()) << modules.status();
-    store::SqliteStoreOptions options;
-    options.path = *db_;
-    auto store = store::OpenSqliteStore(options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    auto live = engine::AllianceEngine::Create(store->get(), *config,
-                                               *std::move(modules));
-    ASSERT_TRUE(live.ok()) << live.status();
-    // The log stops right after the dismissal, so the prompt's final state
-    // is the clinician's doing: a replay that lost the feedback would show
-    // it active.
-    bool dismissed = false;
-    for (const NumberedEvent& e : lines.events) {
-      if (dismissed) break;
-      auto response = (*live)->Submit("default", e.event);
-      ASSERT_TRUE(response.ok()) << e.line << ": " << response.status();
-      ++events_;
-      for (const v1::Prompt& p : response->changed()) {
-        if (dismissed || p.kind() != "attune.rupture/check_rupture") continue;
-        v1::RecordPromptFeedbackRequest fb;
-        fb.set_event_id("demo-feedback-1");
-        fb.set_prompt_id(p.id());
-        fb.set_outcome(v1::PromptFeedback::OUTCOME_DISMISSED);
-        fb.set_reason(v1::PromptFeedback::DISMISS_REASON_ALREADY_ADDRESSED);
-        google::protobuf::Timestamp at = e.event.occurred_at();
-        at.set_seconds(at.seconds() + 3600);
-        *fb.mutable_occurred_at() = at;
-        auto changed = (*live)->RecordFeedback("default", fb);
-        ASSERT_TRUE(changed.ok()) << changed.status();
-        ASSERT_EQ(changed->status(), v1::PROMPT_STATUS_DISMISSED);
-        dismissed = true;
-        ++events_;
-      }
-    }
-    ASSERT_TRUE(dismissed) << "the demo no longer raises check_rupture";
+    StoreDemoClinic(*db_, nullptr, &events_);
   }
   static void TearDownTestSuite() {
     std::filesystem::remove_all(std::filesystem::path(*db_).parent_path());
@@ -258,6 +268,108 @@ v1::SessionEvent At(const std::string& episode, const std::string& id,
   e.mutable_episode()->set_episode_id(episode);
   e.mutable_occurred_at()->set_seconds(seconds);
   return e;
+}
+
+// A key file as `attunectl keys generate` writes it: one "<id> <base64>"
+// line, mode 0600.
+std::string WriteKeyFile(const std::string& name, const std::string& id) {
+  const std::string path = TempPath(name);
+  std::filesystem::remove(path);
+  absl::StatusOr<std::string> line = security::KeyRing::GenerateKeyLine(id);
+  EXPECT_TRUE(line.ok()) << line.status();
+  std::ofstream(path) << *line << "\n";
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::owner_write);
+  return path;
+}
+
+// The demo clinic in a database sealed with storage keys, as an attuned
+// with store.key_file writes it; and the same clinic in plaintext to compare.
+class SealedExportTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    keys_ = new std::string(WriteKeyFile("storage.keys", "k1"));
+    auto ring = security::KeyRing::FromFile(*keys_);
+    ASSERT_TRUE(ring.ok()) << ring.status();
+    sealed_ = new std::string(TempPath("sealed.db"));
+    plain_ = new std::string(TempPath("plain.db"));
+    int events = 0;
+    StoreDemoClinic(*sealed_, *ring, &events);
+    StoreDemoClinic(*plain_, nullptr, &events);
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(std::filesystem::path(*sealed_).parent_path());
+  }
+
+  static std::string* keys_;
+  static std::string* sealed_;
+  static std::string* plain_;
+};
+std::string* SealedExportTest::keys_ = nullptr;
+std::string* SealedExportTest::sealed_ = nullptr;
+std::string* SealedExportTest::plain_ = nullptr;
+
+TEST_F(SealedExportTest, KeyFileReadsTheSameEventsAsAPlaintextStore) {
+  const Result plain = RunCtl({"export", "--db", *plain_});
+  ASSERT_EQ(plain.code, kExitOk) << plain.err;
+  const Result sealed =
+      RunCtl({"export", "--db", *sealed_, "--key-file", *keys_});
+  ASSERT_EQ(sealed.code, kExitOk) << sealed.err;
+  EXPECT_FALSE(sealed.out.empty());
+  EXPECT_EQ(sealed.out, plain.out);
+  // The variable is the fallback for --key-file.
+  const Result env = RunCtl({"export", "--db", *sealed_},
+                            /*env_storage_keys=*/ReadAll(*keys_));
+  ASSERT_EQ(env.code, kExitOk) << env.err;
+  EXPECT_EQ(env.out, plain.out);
+}
+
+TEST_F(SealedExportTest, ReplayOfASealedDatabaseWithItsKeyFile) {
+  const Result plain = RunCtl({"replay", *plain_});
+  ASSERT_EQ(plain.code, kExitOk) << plain.err;
+  const Result sealed = RunCtl({"replay", *sealed_, "--key-file", *keys_});
+  ASSERT_EQ(sealed.code, kExitOk) << sealed.err << sealed.out;
+  EXPECT_FALSE(EpisodeBlock(sealed.out).empty());
+  EXPECT_EQ(EpisodeBlock(sealed.out), EpisodeBlock(plain.out));
+  EXPECT_THAT(sealed.out, HasSubstr("dismissed"));
+}
+
+TEST_F(SealedExportTest, WithoutKeysOrWithWrongOnesNothingIsRead) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"export", "--db", *sealed_},
+        std::vector<std::string>{"replay", *sealed_}}) {
+    const Result r = RunCtl(args);
+    EXPECT_EQ(r.code, kExitUsage) << args[0];
+    EXPECT_THAT(r.err, HasSubstr("is sealed with storage keys"));
+    EXPECT_THAT(r.err, HasSubstr("--key-file"));
+    EXPECT_TRUE(r.out.empty());
+  }
+  // Other key material under the id that sealed the database.
+  const std::string wrong = WriteKeyFile("wrong.keys", "k1");
+  Result r = RunCtl({"export", "--db", *sealed_, "--key-file", wrong});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("storage key 'k1'"));
+  EXPECT_TRUE(r.out.empty());
+  // A key file attuned would refuse is refused here too, naming the flag.
+  std::filesystem::permissions(wrong, std::filesystem::perms::group_read,
+                               std::filesystem::perm_options::add);
+  r = RunCtl({"export", "--db", *sealed_, "--key-file", wrong});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("--key-file: " + wrong + ": readable by group"));
+  r = RunCtl({"export", "--db", *sealed_, "--key-file", TempPath("none")});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("no such key file"));
+}
+
+TEST_F(SealedExportTest, KeysNeverSealAPlaintextDatabaseInPlace) {
+  const Result r = RunCtl({"export", "--db", *plain_, "--key-file", *keys_});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_FALSE(r.out.empty());
+  // Still plaintext: a store without keys opens it (a sealed one refuses).
+  store::SqliteStoreOptions options;
+  options.path = *plain_;
+  auto reopened = store::OpenSqliteStore(options);
+  EXPECT_TRUE(reopened.ok()) << reopened.status();
 }
 
 TEST(InterleaveByTimeTest, EpisodesInterleaveByTimeEachKeepingItsOrder) {

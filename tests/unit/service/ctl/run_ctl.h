@@ -17,12 +17,14 @@ struct CtlResult {
   std::string err;
 };
 
-// `args` without the program name; stdin is empty.
-inline CtlResult RunCtl(const std::vector<std::string>& args) {
+// `args` without the program name; stdin is empty. `env_storage_keys`:
+// what ATTUNE_STORAGE_KEYS would hold.
+inline CtlResult RunCtl(const std::vector<std::string>& args,
+                        const std::string& env_storage_keys = "") {
   std::istringstream in;
   std::ostringstream out;
   std::ostringstream err;
-  const int code = RunCli(args, CliIo{&in, &out, &err, ""});
+  const int code = RunCli(args, CliIo{&in, &out, &err, "", env_storage_keys});
   return {code, out.str(), err.str()};
 }
 
