@@ -40,44 +40,6 @@ absl::StatusOr<store::sqlite::ExpectedHead> ParseHead(const std::string& text) {
   return head;
 }
 
-// A query-only connection to an attuned database with an audit log.
-absl::StatusOr<std::unique_ptr<store::sqlite::Connection>> OpenAuditLog(
-    const std::string& path) {
-  std::error_code error;
-  if (!std::filesystem::is_regular_file(path, error)) {
-    return absl::NotFoundError(absl::StrCat(path, ": no such database file"));
-  }
-  if (!IsSqliteFile(path)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": is not an attuned SQLite database"));
-  }
-  store::sqlite::ConnectionOptions read_only;
-  read_only.read_only = true;
-  absl::StatusOr<std::unique_ptr<store::sqlite::Connection>> conn =
-      store::sqlite::Connection::Open(path, read_only);
-  if (!conn.ok()) return conn.status();
-  absl::StatusOr<int64_t> version = (*conn)->QueryInt64(
-      "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-      "schema_migrations: read version");
-  if (!version.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": is not an attuned database (no schema version)"));
-  }
-  const int64_t latest = store::sqlite::LatestSchemaVersion();
-  if (*version > latest) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, ": schema version ", *version, ", newer than this attunectl's ",
-        latest, "; use the attunectl of the attuned that wrote it"));
-  }
-  if (*version < kAuditSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, ": schema version ", *version,
-        " has no audit log; start the matching attuned on it once to "
-        "migrate it"));
-  }
-  return conn;
-}
-
 int Verify(const CommandEnv& env) {
   if (!env.line.Has("db")) {
     return ReportUsageError(env,
@@ -97,7 +59,8 @@ int Verify(const CommandEnv& env) {
                    env.storage_keys_env);
   if (!keys.ok()) return ReportUsageError(env, keys.status());
   absl::StatusOr<std::unique_ptr<store::sqlite::Connection>> conn =
-      OpenAuditLog(env.line.Get("db"));
+      OpenReadOnlyDatabase(env.line.Get("db"), kAuditSchemaVersion,
+                           " has no audit log");
   if (!conn.ok()) return ReportUsageError(env, conn.status());
 
   absl::StatusOr<store::AuditVerification> result =

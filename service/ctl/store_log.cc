@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "service/common/status_macros.h"
 #include "service/store/sqlite/connection.h"
 #include "service/store/sqlite/migrations.h"
 #include "service/store/sqlite/protection.h"
@@ -53,8 +54,9 @@ absl::StatusOr<std::shared_ptr<const security::KeyRing>> LoadReadKeys(
   return nullptr;
 }
 
-absl::StatusOr<std::unique_ptr<store::Store>> OpenExistingStore(
-    const std::string& path, std::shared_ptr<const security::KeyRing> keys) {
+absl::StatusOr<std::unique_ptr<store::sqlite::Connection>> OpenReadOnlyDatabase(
+    const std::string& path, int64_t min_version,
+    absl::string_view too_old_hint) {
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error)) {
     return absl::NotFoundError(absl::StrCat(path, ": no such database file"));
@@ -63,34 +65,44 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenExistingStore(
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": is not an attuned SQLite database"));
   }
+  store::sqlite::ConnectionOptions read_only;
+  read_only.read_only = true;
+  absl::StatusOr<std::unique_ptr<store::sqlite::Connection>> conn =
+      store::sqlite::Connection::Open(path, read_only);
+  if (!conn.ok()) return conn.status();
+  absl::StatusOr<int64_t> version = (*conn)->QueryInt64(
+      "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+      "schema_migrations: read version");
+  if (!version.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": is not an attuned database (no schema version)"));
+  }
+  const int64_t latest = store::sqlite::LatestSchemaVersion();
+  if (*version > latest) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": schema version ", *version, ", this attunectl reads ", latest,
+        "; use the attunectl of the attuned that wrote it"));
+  }
+  if (*version < min_version) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": schema version ", *version, too_old_hint,
+                     "; start the matching attuned on it once to migrate it"));
+  }
+  return conn;
+}
+
+absl::StatusOr<std::unique_ptr<store::Store>> OpenExistingStore(
+    const std::string& path, std::shared_ptr<const security::KeyRing> keys) {
   // Read the schema version through a query-only connection first: this
   // tool must never migrate a database an older attuned is serving.
   {
-    store::sqlite::ConnectionOptions read_only;
-    read_only.read_only = true;
-    absl::StatusOr<std::unique_ptr<store::sqlite::Connection>> conn =
-        store::sqlite::Connection::Open(path, read_only);
-    if (!conn.ok()) return conn.status();
-    absl::StatusOr<int64_t> version = (*conn)->QueryInt64(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        "schema_migrations: read version");
-    if (!version.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path,
-                       ": is not an attuned database (no schema "
-                       "version)"));
-    }
     const int64_t latest = store::sqlite::LatestSchemaVersion();
-    if (*version != latest) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          path, ": schema version ", *version, ", this attunectl reads ",
-          latest,
-          *version < latest
-              ? "; start the matching attuned on it once to migrate it"
-              : "; use the attunectl of the attuned that wrote it"));
-    }
+    ATTUNE_ASSIGN_OR_RETURN(
+        std::unique_ptr<store::sqlite::Connection> conn,
+        OpenReadOnlyDatabase(path, latest,
+                             absl::StrCat(", this attunectl reads ", latest)));
     // No row yet: no attuned has opened it since migration 3 (plaintext).
-    absl::StatusOr<std::string> mode = (*conn)->QueryText(
+    absl::StatusOr<std::string> mode = conn->QueryText(
         "SELECT COALESCE((SELECT mode FROM store_protection WHERE id = 1),"
         " 'plaintext')",
         "store_protection: read mode");

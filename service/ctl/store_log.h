@@ -11,8 +11,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "attune/v1/event.pb.h"
 #include "service/security/key_ring.h"
+#include "service/store/sqlite/connection.h"
 #include "service/store/store.h"
 
 namespace attune::ctl {
@@ -27,6 +29,17 @@ bool IsSqliteFile(const std::string& path);
 // "--key-file: " for the file; they never contain key material.
 absl::StatusOr<std::shared_ptr<const security::KeyRing>> LoadReadKeys(
     const std::optional<std::string>& key_file, const std::string& env_keys);
+
+// A query-only connection to an existing attuned SQLite database whose
+// schema version is between `min_version` and this build's latest; never
+// creates or migrates anything. NOT_FOUND without the file,
+// INVALID_ARGUMENT for a file that is not an attuned database,
+// FAILED_PRECONDITION for a newer schema or one older than `min_version`
+// ("<path>: schema version N<too_old_hint>; start the matching attuned on it
+// once to migrate it").
+absl::StatusOr<std::unique_ptr<store::sqlite::Connection>> OpenReadOnlyDatabase(
+    const std::string& path, int64_t min_version,
+    absl::string_view too_old_hint);
 
 // Opens an existing attuned SQLite database to read it. NOT_FOUND when there
 // is no such file (a new, empty database is never created by mistake);

@@ -24,10 +24,13 @@
 #include "service/store/sqlite/audit.h"
 #include "service/store/sqlite/connection.h"
 #include "service/store/sqlite/sqlite_store.h"
+#include "tests/unit/service/store/raw_db.h"
 #include "tests/unit/service/store/store_test_util.h"
 
 namespace attune::store {
 namespace {
+
+using ::attune::store::testing::RawDb;
 
 using ::attune::store::testing::BaseTime;
 using ::attune::store::testing::TempDir;
@@ -44,77 +47,39 @@ std::shared_ptr<const security::KeyRing> MakeKeys(const std::string& id) {
   return keys.value_or(nullptr);
 }
 
-// A plain sqlite3 connection: what an attacker with the file has.
-class RawDb {
- public:
-  explicit RawDb(const std::string& path) {
-    int rc =
-        sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr);
-    EXPECT_EQ(rc, SQLITE_OK) << sqlite3_errstr(rc);
-  }
-  ~RawDb() { sqlite3_close_v2(db_); }
-  RawDb(const RawDb&) = delete;
-  RawDb& operator=(const RawDb&) = delete;
-
-  // SQLite's error message, "" on success.
-  std::string TryExec(const std::string& sql) {
-    char* error = nullptr;
-    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error);
-    std::string message =
-        rc == SQLITE_OK ? "" : (error != nullptr ? error : "error");
-    sqlite3_free(error);
-    return message;
-  }
-  void Exec(const std::string& sql) { EXPECT_EQ(TryExec(sql), "") << sql; }
-
-  std::vector<std::string> Column(const std::string& sql) {
-    std::vector<std::string> values;
-    sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr);
-    EXPECT_EQ(rc, SQLITE_OK) << sql << ": " << sqlite3_errmsg(db_);
-    while (rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
-      const void* data = sqlite3_column_blob(stmt, 0);
-      values.emplace_back(static_cast<const char*>(data),
-                          static_cast<size_t>(sqlite3_column_bytes(stmt, 0)));
-    }
-    sqlite3_finalize(stmt);
-    return values;
-  }
-
-  // Replaces row `seq` with one the attacker computed: what a forger who
-  // knows the format but not the key can write.
-  void InsertRow(int64_t seq, int64_t at, const AuditRecord& r,
-                 const std::string& key_id, const std::string& hash) {
-    sqlite3_stmt* stmt = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(
-                  db_,
-                  "INSERT OR REPLACE INTO audit_log (seq, at, tenant, caller,"
-                  " action, object, outcome, key_id, hash)"
-                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  -1, &stmt, nullptr),
-              SQLITE_OK)
-        << sqlite3_errmsg(db_);
-    sqlite3_bind_int64(stmt, 1, seq);
-    sqlite3_bind_int64(stmt, 2, at);
-    int i = 3;
-    for (const std::string* text :
-         {&r.tenant, &r.caller, &r.action, &r.object, &r.outcome, &key_id}) {
-      sqlite3_bind_text(stmt, i++, text->data(), static_cast<int>(text->size()),
-                        SQLITE_TRANSIENT);
-    }
-    sqlite3_bind_blob(stmt, 9, hash.data(), static_cast<int>(hash.size()),
+// Replaces row `seq` with one the attacker computed: what a forger who
+// knows the format but not the key can write.
+void InsertRow(RawDb& raw, int64_t seq, int64_t at, const AuditRecord& r,
+               const std::string& key_id, const std::string& hash) {
+  sqlite3* db = raw.handle();
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(
+                db,
+                "INSERT OR REPLACE INTO audit_log (seq, at, tenant, caller,"
+                " action, object, outcome, key_id, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                -1, &stmt, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_bind_int64(stmt, 1, seq);
+  sqlite3_bind_int64(stmt, 2, at);
+  int i = 3;
+  for (const std::string* text :
+       {&r.tenant, &r.caller, &r.action, &r.object, &r.outcome, &key_id}) {
+    sqlite3_bind_text(stmt, i++, text->data(), static_cast<int>(text->size()),
                       SQLITE_TRANSIENT);
-    EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE) << sqlite3_errmsg(db_);
-    sqlite3_finalize(stmt);
   }
+  sqlite3_bind_blob(stmt, 9, hash.data(), static_cast<int>(hash.size()),
+                    SQLITE_TRANSIENT);
+  EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE) << sqlite3_errmsg(db);
+  sqlite3_finalize(stmt);
+}
 
-  void DropTriggers() {
-    Exec("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;");
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-};
+// What an attacker with the file does before editing audit rows.
+void DropTriggers(RawDb& raw) {
+  raw.Exec(
+      "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;");
+}
 
 AuditRecord Record(int i) {
   AuditRecord record;
@@ -201,7 +166,7 @@ TEST_P(SqliteAuditTest, TriggersRefuseUpdateAndDeleteThroughSql) {
 }
 
 TEST_P(SqliteAuditTest, AnEditedFieldIsCaughtAtItsRow) {
-  raw_->DropTriggers();
+  DropTriggers(*raw_);
   raw_->Exec("UPDATE audit_log SET outcome = 'OK' WHERE seq = 3");
   AuditVerification v = Verify();
   EXPECT_FALSE(v.ok);
@@ -211,7 +176,7 @@ TEST_P(SqliteAuditTest, AnEditedFieldIsCaughtAtItsRow) {
 }
 
 TEST_P(SqliteAuditTest, EveryColumnIsCovered) {
-  raw_->DropTriggers();
+  DropTriggers(*raw_);
   const std::vector<std::pair<std::string, std::string>> edits = {
       {"at", "at + 1"},
       {"tenant", "'clinic-c'"},
@@ -241,7 +206,7 @@ TEST_P(SqliteAuditTest, EveryColumnIsCovered) {
 }
 
 TEST_P(SqliteAuditTest, ADeletedMiddleRowIsCaught) {
-  raw_->DropTriggers();
+  DropTriggers(*raw_);
   raw_->Exec("DELETE FROM audit_log WHERE seq = 3");
   AuditVerification v = Verify();
   EXPECT_FALSE(v.ok);
@@ -250,7 +215,7 @@ TEST_P(SqliteAuditTest, ADeletedMiddleRowIsCaught) {
 }
 
 TEST_P(SqliteAuditTest, ADeletedFirstRowIsCaught) {
-  raw_->DropTriggers();
+  DropTriggers(*raw_);
   raw_->Exec("DELETE FROM audit_log WHERE seq = 1");
   AuditVerification v = Verify();
   EXPECT_FALSE(v.ok);
@@ -259,7 +224,7 @@ TEST_P(SqliteAuditTest, ADeletedFirstRowIsCaught) {
 }
 
 TEST_P(SqliteAuditTest, RenumberingAfterADeletionIsCaught) {
-  raw_->DropTriggers();
+  DropTriggers(*raw_);
   raw_->Exec(
       "DELETE FROM audit_log WHERE seq = 3;"
       "UPDATE audit_log SET seq = seq - 1 WHERE seq > 3;");
@@ -274,7 +239,7 @@ TEST_P(SqliteAuditTest, ADeletedTailRowIsCaughtAgainstAnEarlierHead) {
   const sqlite::ExpectedHead head{before.head_seq, HashOf(kRows)};
   EXPECT_TRUE(VerifyWith(keys_.get(), head).ok);
 
-  raw_->DropTriggers();
+  DropTriggers(*raw_);
   raw_->Exec(absl::StrCat("DELETE FROM audit_log WHERE seq = ", kRows));
   // The shorter chain is consistent in itself...
   AuditVerification alone = Verify();
@@ -290,7 +255,7 @@ TEST_P(SqliteAuditTest, ADeletedTailRowIsCaughtAgainstAnEarlierHead) {
 }
 
 TEST_P(SqliteAuditTest, ReorderedRowsAreCaught) {
-  raw_->DropTriggers();
+  DropTriggers(*raw_);
   // Swap rows 2 and 3, each keeping its own hash.
   raw_->Exec(
       "UPDATE audit_log SET seq = -2 WHERE seq = 2;"
@@ -304,8 +269,8 @@ TEST_P(SqliteAuditTest, ReorderedRowsAreCaught) {
 
 TEST_P(SqliteAuditTest, AForgedRowIsCaught) {
   // No trigger stops an INSERT: a forged row at the end with a made-up hash.
-  raw_->InsertRow(kRows + 1, 0, Record(9), keyed() ? "k0" : "",
-                  std::string(32, 'x'));
+  InsertRow(*raw_, kRows + 1, 0, Record(9), keyed() ? "k0" : "",
+            std::string(32, 'x'));
   AuditVerification v = Verify();
   EXPECT_FALSE(v.ok);
   EXPECT_EQ(v.first_bad_seq, kRows + 1);
@@ -313,7 +278,7 @@ TEST_P(SqliteAuditTest, AForgedRowIsCaught) {
 }
 
 TEST_P(SqliteAuditTest, ARowRehashedByTheForgerBreaksTheNextLink) {
-  raw_->DropTriggers();
+  DropTriggers(*raw_);
   // The forger edits row 3 and recomputes its hash the way a keyless store
   // does (SHA-256 over the previous hash and the row).
   AuditRecord forged = Record(3);
@@ -323,7 +288,7 @@ TEST_P(SqliteAuditTest, ARowRehashedByTheForgerBreaksTheNextLink) {
   absl::StatusOr<std::string> hash =
       sqlite::AuditRowHash(nullptr, "", HashOf(2), encoded);
   ASSERT_TRUE(hash.ok()) << hash.status();
-  raw_->InsertRow(3, at, forged, "", *hash);
+  InsertRow(*raw_, 3, at, forged, "", *hash);
   AuditVerification v = Verify();
   EXPECT_FALSE(v.ok);
   if (keyed()) {
@@ -340,7 +305,7 @@ TEST_P(SqliteAuditTest, ARowRehashedByTheForgerBreaksTheNextLink) {
 TEST_P(SqliteAuditTest, AChainRebuiltWithoutTheKeyIsCaughtAgainstTheHead) {
   const AuditVerification before = Verify();
   const sqlite::ExpectedHead head{before.head_seq, HashOf(kRows)};
-  raw_->DropTriggers();
+  DropTriggers(*raw_);
   // The forger rewrites every row, the edit included, as a keyless chain.
   std::string prev(32, '\0');
   for (int seq = 1; seq <= kRows; ++seq) {
@@ -350,7 +315,7 @@ TEST_P(SqliteAuditTest, AChainRebuiltWithoutTheKeyIsCaughtAgainstTheHead) {
     absl::StatusOr<std::string> hash = sqlite::AuditRowHash(
         nullptr, "", prev, sqlite::EncodeAuditRow(seq, at, r, ""));
     ASSERT_TRUE(hash.ok());
-    raw_->InsertRow(seq, at, r, "", *hash);
+    InsertRow(*raw_, seq, at, r, "", *hash);
     prev = *hash;
   }
   // A consistent chain: only the head recorded earlier shows the rewrite.

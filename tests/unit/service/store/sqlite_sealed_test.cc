@@ -22,10 +22,13 @@
 #include "service/security/key_ring.h"
 #include "service/store/sqlite/page_token.h"
 #include "service/store/sqlite/sqlite_store.h"
+#include "tests/unit/service/store/raw_db.h"
 #include "tests/unit/service/store/store_test_util.h"
 
 namespace attune::store {
 namespace {
+
+using ::attune::store::testing::RawDb;
 
 using ::attune::store::testing::BaseTime;
 using ::attune::store::testing::GoalsEvent;
@@ -50,51 +53,6 @@ constexpr char kClinician[] = "CLIN-SECRET-7731";
 constexpr char kClient[] = "CLIENT-SECRET-4410";
 // In prompt detail: free text as far as the store can tell.
 constexpr char kFreeText[] = "FREE-TEXT-SECRET-9902";
-
-// A plain sqlite3 connection to look at or tamper with the file.
-class RawDb {
- public:
-  explicit RawDb(const std::string& path) {
-    int rc =
-        sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr);
-    EXPECT_EQ(rc, SQLITE_OK) << sqlite3_errstr(rc);
-  }
-  ~RawDb() { sqlite3_close_v2(db_); }
-  RawDb(const RawDb&) = delete;
-  RawDb& operator=(const RawDb&) = delete;
-
-  void Exec(const std::string& sql) {
-    char* error = nullptr;
-    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error);
-    EXPECT_EQ(rc, SQLITE_OK) << sql << ": " << (error ? error : "");
-    sqlite3_free(error);
-  }
-
-  // The first column of every row of `sql`, as bytes.
-  std::vector<std::string> Column(const std::string& sql) {
-    std::vector<std::string> values;
-    sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr);
-    EXPECT_EQ(rc, SQLITE_OK) << sql << ": " << sqlite3_errmsg(db_);
-    while (rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
-      const void* data = sqlite3_column_blob(stmt, 0);
-      const int size = sqlite3_column_bytes(stmt, 0);
-      values.emplace_back(data ? static_cast<const char*>(data) : "",
-                          static_cast<size_t>(size));
-    }
-    sqlite3_finalize(stmt);
-    return values;
-  }
-
-  std::string One(const std::string& sql) {
-    std::vector<std::string> values = Column(sql);
-    EXPECT_THAT(values, SizeIs(1)) << sql;
-    return values.empty() ? "" : values[0];
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-};
 
 std::string ReadFileBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

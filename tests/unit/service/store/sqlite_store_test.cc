@@ -22,10 +22,13 @@
 #include "service/common/log.h"
 #include "service/store/sqlite/migrations.h"
 #include "service/store/sqlite/page_token.h"
+#include "tests/unit/service/store/raw_db.h"
 #include "tests/unit/service/store/store_test_util.h"
 
 namespace attune::store {
 namespace {
+
+using ::attune::store::testing::RawDb;
 
 using ::attune::store::testing::BaseTime;
 using ::attune::store::testing::GoalsEvent;
@@ -40,54 +43,6 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::SizeIs;
 using ::testing::StartsWith;
-
-// A plain sqlite3 connection to inspect or tamper with the file.
-class RawDb {
- public:
-  explicit RawDb(const std::string& path) {
-    int rc =
-        sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr);
-    EXPECT_EQ(rc, SQLITE_OK) << sqlite3_errstr(rc);
-  }
-  ~RawDb() { sqlite3_close_v2(db_); }
-  RawDb(const RawDb&) = delete;
-  RawDb& operator=(const RawDb&) = delete;
-
-  void Exec(const std::string& sql) {
-    char* error = nullptr;
-    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error);
-    EXPECT_EQ(rc, SQLITE_OK) << sql << ": " << (error ? error : "");
-    sqlite3_free(error);
-  }
-
-  // Every row of `sql`, columns joined by '|'.
-  std::vector<std::string> Rows(const std::string& sql) {
-    std::vector<std::string> rows;
-    sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr);
-    EXPECT_EQ(rc, SQLITE_OK) << sql << ": " << sqlite3_errmsg(db_);
-    while (rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
-      std::string row;
-      for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
-        if (i > 0) row += "|";
-        const unsigned char* text = sqlite3_column_text(stmt, i);
-        row += text ? reinterpret_cast<const char*>(text) : "NULL";
-      }
-      rows.push_back(row);
-    }
-    sqlite3_finalize(stmt);
-    return rows;
-  }
-
-  std::string One(const std::string& sql) {
-    std::vector<std::string> rows = Rows(sql);
-    EXPECT_THAT(rows, SizeIs(1)) << sql;
-    return rows.empty() ? "" : rows[0];
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-};
 
 class SqliteStoreTest : public ::testing::Test {
  protected:
