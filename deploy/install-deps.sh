@@ -7,9 +7,12 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libsqlite3-dev libssl-dev
+  libabsl-dev libsqlite3-dev libssl-dev libpq-dev prometheus-cpp-dev
 )
-test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev clang-format sqlite3 clang libclang-rt-dev)
+# postgresql-15: the throwaway cluster of the PostgreSQL store's tests
+# (tests/postgres/cluster.sh).
+test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev clang-format sqlite3 clang libclang-rt-dev postgresql-15
+           python3 python3-yaml systemd)
 
 want=("${build_pkgs[@]}")
 [ "${1:-test}" = "test" ] && want+=("${test_pkgs[@]}")

@@ -12,9 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/common/status_macros.h"
+#include "service/store/common/protection.h"
 #include "service/store/sqlite/connection.h"
 #include "service/store/sqlite/migrations.h"
-#include "service/store/sqlite/protection.h"
 #include "service/store/sqlite/sqlite_store.h"
 
 namespace attune::ctl {
@@ -107,7 +107,7 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenExistingStore(
         " 'plaintext')",
         "store_protection: read mode");
     if (!mode.ok()) return mode.status();
-    if (*mode != store::sqlite::kModeSealed) {
+    if (*mode != store::kModeSealed) {
       keys = nullptr;
     } else if (keys == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(

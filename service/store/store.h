@@ -9,8 +9,10 @@
 #define ATTUNE_SERVICE_STORE_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -155,6 +157,19 @@ struct EraseCounts {
   int64_t prompts = 0;
 };
 
+// A running WatchCommittedPrompts subscription. Destroying it stops it:
+// once the destructor has returned its callback never runs again. It must
+// be destroyed before the Store that made it.
+class PromptFeed {
+ public:
+  virtual ~PromptFeed() = default;
+};
+
+// Called with a live prompt (never a shadow one) as it is stored, from a
+// thread of the store's; must not block for long (enqueue, publish).
+using CommittedPromptCallback =
+    std::function<void(const std::string& tenant, const v1::Prompt& prompt)>;
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -241,6 +256,25 @@ class Store {
   // it returns `limit` episodes.
   virtual absl::StatusOr<EraseCounts> EraseInactiveEpisodes(absl::Time cutoff,
                                                             int limit) = 0;
+
+  // Optional, for backends shared by several processes (PostgreSQL): calls
+  // `on_prompt` with every live prompt that ANOTHER process (replica)
+  // committed a change to, after the commit, so that its WatchPrompts
+  // streams see it; this process's own commits are not repeated (the engine
+  // publishes them). Best effort: a change is delivered as the prompt
+  // reads when fetched (a later state when it changed again meanwhile, so
+  // one state may come twice), and changes committed while the backend's
+  // notification channel was down are not delivered at all; a WatchPrompts
+  // client that must not miss a change re-lists (ListPrompts) after its
+  // stream ends and now and then. UNIMPLEMENTED (the default) when the
+  // backend has one writer process only (SQLite): the engine's own
+  // publishing is complete.
+  virtual absl::StatusOr<std::unique_ptr<PromptFeed>> WatchCommittedPrompts(
+      CommittedPromptCallback on_prompt) {
+    (void)on_prompt;
+    return absl::UnimplementedError(
+        "store: this backend has no cross-process prompt feed");
+  }
 };
 
 }  // namespace attune::store

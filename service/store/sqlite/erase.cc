@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "attune/v1/event.pb.h"
 #include "service/common/status_macros.h"
-#include "service/store/sqlite/codec.h"
+#include "service/store/common/codec.h"
 #include "service/store/sqlite/event_commit.h"
 
 namespace attune::store::sqlite {

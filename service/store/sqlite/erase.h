@@ -21,8 +21,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "service/store/common/protection.h"
 #include "service/store/sqlite/connection.h"
-#include "service/store/sqlite/protection.h"
 #include "service/store/store.h"
 
 namespace attune::store::sqlite {

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/common/status_macros.h"
-#include "service/store/sqlite/codec.h"
+#include "service/store/common/codec.h"
 
 namespace attune::store::sqlite {
 namespace {
@@ -167,42 +167,6 @@ absl::Status UpsertHeldSession(Connection& conn, const EventCommit& commit,
 }
 
 }  // namespace
-
-std::string ClientKey(const Protection& protection, const std::string& tenant,
-                      const std::string& client_id) {
-  return protection.IdKey(tenant, kClientKind, client_id);
-}
-
-std::vector<std::string> ClientKeys(const Protection& protection,
-                                    const std::string& tenant,
-                                    const std::string& client_id) {
-  return protection.IdKeys(tenant, kClientKind, client_id);
-}
-
-absl::Status ValidateEventCommit(const EventCommit& commit) {
-  if (commit.tenant.empty()) {
-    return absl::InvalidArgumentError("commit.tenant: must not be empty");
-  }
-  if (commit.event.event_id().empty()) {
-    return absl::InvalidArgumentError(
-        "commit.event.event_id: must not be empty");
-  }
-  if (commit.event.episode().episode_id().empty()) {
-    return absl::InvalidArgumentError(
-        "commit.event.episode.episode_id: must not be empty");
-  }
-  if (commit.expected_version < 0) {
-    return absl::InvalidArgumentError(
-        "commit.expected_version: must not be negative");
-  }
-  for (size_t i = 0; i < commit.prompt_upserts.size(); ++i) {
-    if (commit.prompt_upserts[i].id().empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("commit.prompt_upserts[", i, "].id: must not be empty"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 absl::Status ApplyEventCommit(Connection& conn, const EventCommit& commit,
                               int64_t now_nanos, const Protection& protection) {

@@ -8,32 +8,14 @@
 #define ATTUNE_SERVICE_STORE_SQLITE_EVENT_COMMIT_H_
 
 #include <cstdint>
-#include <string>
-#include <vector>
 
 #include "absl/status/status.h"
+#include "service/store/common/commit_rules.h"
+#include "service/store/common/protection.h"
 #include "service/store/sqlite/connection.h"
-#include "service/store/sqlite/protection.h"
 #include "service/store/store.h"
 
 namespace attune::store::sqlite {
-
-// What episodes.client_key holds for the client `client_id` of `tenant`:
-// in a sealed store its lookup hash under the active key, in a plaintext
-// store the id as sent (Protection::IdKey). The one place that decides it,
-// for writing episodes, backfilling them (erase.h) and finding a client's
-// episodes to erase.
-std::string ClientKey(const Protection& protection, const std::string& tenant,
-                      const std::string& client_id);
-// Every value episodes.client_key may hold for the client: one per key of
-// the ring (rows written before a key rotation), or the id itself.
-std::vector<std::string> ClientKeys(const Protection& protection,
-                                    const std::string& tenant,
-                                    const std::string& client_id);
-
-// Checks what the store relies on (ids present, expected_version >= 0).
-// INVALID_ARGUMENT naming the field; the engine validated the rest.
-absl::Status ValidateEventCommit(const EventCommit& commit);
 
 // Stores `commit` through `conn` (inside an open transaction).
 // ALREADY_EXISTS when the tenant already has the event_id; ABORTED when the

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "service/common/status_macros.h"
-#include "service/store/sqlite/codec.h"
+#include "service/store/common/codec.h"
 #include "service/store/sqlite/erase.h"
 
 namespace attune::store::sqlite {
@@ -198,16 +198,8 @@ absl::Status CheckAndRecordKeys(Connection& conn, const std::string& path,
       known.emplace_back(stmt.ColumnBytes(0), stmt.ColumnBytes(1));
     }
   }
-  for (const auto& [id, check_value] : known) {
-    absl::StatusOr<std::string> ours = keys.CheckValue(id);
-    if (!ours.ok()) continue;  // Not in the ring (any more): nothing to check.
-    if (*ours != check_value) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "sqlite store ", path, ": storage key '", id,
-          "' is not the key of that id that wrote this database; configure "
-          "the key file it was written with"));
-    }
-  }
+  ATTUNE_RETURN_IF_ERROR(
+      CheckKnownStorageKeys(keys, known, absl::StrCat("sqlite store ", path)));
   const std::string& active = keys.active_key_id();
   ATTUNE_ASSIGN_OR_RETURN(std::string check_value, keys.CheckValue(active));
   ATTUNE_ASSIGN_OR_RETURN(

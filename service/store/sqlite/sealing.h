@@ -30,8 +30,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "service/store/common/protection.h"
 #include "service/store/sqlite/connection.h"
-#include "service/store/sqlite/protection.h"
 
 namespace attune::store::sqlite {
 

@@ -9,14 +9,16 @@
 #include "service/common/log.h"
 #include "service/common/status_macros.h"
 #include "service/security/key_ring.h"
+#include "service/store/common/audit_chain.h"
+#include "service/store/common/codec.h"
+#include "service/store/common/commit_rules.h"
+#include "service/store/common/page_token.h"
+#include "service/store/common/protection.h"
 #include "service/store/sqlite/audit.h"
-#include "service/store/sqlite/codec.h"
 #include "service/store/sqlite/connection.h"
 #include "service/store/sqlite/erase.h"
 #include "service/store/sqlite/event_commit.h"
 #include "service/store/sqlite/migrations.h"
-#include "service/store/sqlite/page_token.h"
-#include "service/store/sqlite/protection.h"
 #include "service/store/sqlite/sealing.h"
 
 namespace attune::store {
@@ -27,10 +29,6 @@ using sqlite::Statement;
 
 namespace {
 
-constexpr int kMaxPageSize = 500;
-constexpr int kMaxScanPageSize = 10000;
-// As many statuses as the enum has values.
-constexpr int kMaxStatusFilter = v1::PromptStatus_ARRAYSIZE;
 // How often, at most, the audit chain's head is logged while rows are
 // appended (audit.h): a truncation is caught against the last line.
 constexpr absl::Duration kAuditHeadLogInterval = absl::Minutes(5);
@@ -140,7 +138,7 @@ struct SavepointResult {
 
 SavepointResult ApplyInSavepoint(Connection& conn, const EventCommit& commit,
                                  int64_t now_nanos,
-                                 const sqlite::Protection& protection) {
+                                 const Protection& protection) {
   SavepointResult result;
   result.status = conn.Exec("SAVEPOINT attune_commit", "savepoint");
   if (!result.status.ok()) {
@@ -210,7 +208,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   settings.migrated_from_version = migration.from_version;
   // Before anything reads a row: refuse a sealed file without keys, or keys
   // that are not the ones that wrote it; seal a plaintext file given keys.
-  const sqlite::Protection protection(options.keys);
+  const Protection protection(options.keys);
   const sqlite::ProtectionOptions protection_options{
       .seal_plaintext = options.seal_plaintext,
       .busy_timeout = options.busy_timeout};
@@ -248,10 +246,9 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   // first request.
   {
     ATTUNE_ASSIGN_OR_RETURN(ReadLease lease, store->AcquireReader());
-    ATTUNE_ASSIGN_OR_RETURN(sqlite::AuditHead head,
-                            sqlite::ReadAuditHead(*lease));
+    ATTUNE_ASSIGN_OR_RETURN(AuditHead head, sqlite::ReadAuditHead(*lease));
     store->audit_head_log_ =
-        std::make_unique<sqlite::AuditHeadLog>(kAuditHeadLogInterval);
+        std::make_unique<AuditHeadLog>(kAuditHeadLogInterval);
     store->audit_head_log_->Opened(head);
   }
   ATTUNE_LOG(INFO) << "sqlite store opened"
@@ -300,7 +297,7 @@ absl::Status SqliteStore::RunWriteJob(
 std::future<absl::Status> SqliteStore::CommitAsync(EventCommit commit) {
   std::promise<absl::Status> done;
   std::future<absl::Status> future = done.get_future();
-  absl::Status valid = sqlite::ValidateEventCommit(commit);
+  absl::Status valid = ValidateEventCommit(commit);
   if (!valid.ok()) {
     done.set_value(std::move(valid));
     return future;
@@ -366,7 +363,7 @@ void SqliteStore::RunBatch(std::vector<PendingCommit>& batch) {
   std::vector<absl::Status> results(batch.size());
   absl::Status batch_status = conn.Exec("BEGIN IMMEDIATE", "begin batch");
   if (batch_status.ok()) {
-    const int64_t now = sqlite::TimeToNanos(absl::Now());
+    const int64_t now = TimeToNanos(absl::Now());
     for (size_t i = 0; i < batch.size(); ++i) {
       SavepointResult applied =
           ApplyInSavepoint(conn, batch[i].commit, now, protection_);
@@ -468,14 +465,12 @@ absl::StatusOr<std::optional<StoredEvent>> SqliteStore::FindEvent(
   if (!found) return std::nullopt;
   StoredEvent stored;
   ATTUNE_ASSIGN_OR_RETURN(stored.fingerprint,
-                          protection_.Open(tenant, sqlite::kEventFingerprint,
-                                           event_id, stmt.ColumnBytes(0)));
-  ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(tenant, sqlite::kEventEvent,
-                                                 event_id, stmt.ColumnBytes(1),
-                                                 &stored.event));
-  ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(tenant, sqlite::kEventResponse,
-                                                 event_id, stmt.ColumnBytes(2),
-                                                 &stored.response));
+                          protection_.Open(tenant, kEventFingerprint, event_id,
+                                           stmt.ColumnBytes(0)));
+  ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(
+      tenant, kEventEvent, event_id, stmt.ColumnBytes(1), &stored.event));
+  ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(
+      tenant, kEventResponse, event_id, stmt.ColumnBytes(2), &stored.response));
   return stored;
 }
 
@@ -496,7 +491,7 @@ absl::StatusOr<EpisodeSnapshot> SqliteStore::LoadEpisode(
     snapshot.exists = true;
     snapshot.version = stmt.ColumnInt64(0);
     ATTUNE_RETURN_IF_ERROR(
-        protection_.OpenMessage(tenant, sqlite::kEpisodeAssessment, episode_id,
+        protection_.OpenMessage(tenant, kEpisodeAssessment, episode_id,
                                 stmt.ColumnBytes(1), &snapshot.assessment));
   }
   {
@@ -510,7 +505,7 @@ absl::StatusOr<EpisodeSnapshot> SqliteStore::LoadEpisode(
       ATTUNE_ASSIGN_OR_RETURN(bool row, stmt.Step());
       if (!row) break;
       ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(
-          tenant, sqlite::kEventEvent, stmt.ColumnBytes(1), stmt.ColumnBytes(0),
+          tenant, kEventEvent, stmt.ColumnBytes(1), stmt.ColumnBytes(0),
           &snapshot.events.emplace_back()));
     }
   }
@@ -529,8 +524,8 @@ absl::StatusOr<EpisodeSnapshot> SqliteStore::LoadEpisode(
       ATTUNE_ASSIGN_OR_RETURN(bool row, stmt.Step());
       if (!row) break;
       ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(
-          tenant, sqlite::kPromptPrompt, stmt.ColumnBytes(1),
-          stmt.ColumnBytes(0), &snapshot.prompts.emplace_back()));
+          tenant, kPromptPrompt, stmt.ColumnBytes(1), stmt.ColumnBytes(0),
+          &snapshot.prompts.emplace_back()));
     }
   }
   return snapshot;
@@ -548,55 +543,17 @@ absl::StatusOr<std::optional<v1::Prompt>> SqliteStore::GetPrompt(
   if (!found) return std::nullopt;
   v1::Prompt prompt;
   ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(
-      tenant, sqlite::kPromptPrompt, prompt_id, stmt.ColumnBytes(0), &prompt));
+      tenant, kPromptPrompt, prompt_id, stmt.ColumnBytes(0), &prompt));
   return prompt;
 }
 
 absl::StatusOr<PromptPage> SqliteStore::ListPrompts(const PromptQuery& query) {
-  if (query.episode_id.empty() == query.clinician_id.empty()) {
-    return absl::InvalidArgumentError(
-        "episode_id, clinician_id: exactly one must be set");
-  }
-  if (query.page_size < 1 || query.page_size > kMaxPageSize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "page_size: must be 1-", kMaxPageSize, ", got ", query.page_size));
-  }
-  // Every value prompts.clinician_id may hold for the clinician (one per
-  // ring key in a sealed store: rows written before a rotation match too).
-  std::vector<std::string> clinician_keys;
-  if (!query.clinician_id.empty()) {
-    clinician_keys = protection_.IdKeys(query.tenant, sqlite::kClinicianKind,
-                                        query.clinician_id);
-  }
-  // The token carries a hash of the filter. Sealed, it hashes the
-  // clinician's lookup hash rather than the id, so that the token holds
-  // nothing an unkeyed search over likely ids could match.
-  uint64_t filter_hash;
-  if (protection_.sealed() && !clinician_keys.empty()) {
-    PromptQuery keyed = query;
-    keyed.clinician_id = clinician_keys.front();
-    filter_hash = sqlite::PromptFilterHash(keyed);
-  } else {
-    filter_hash = sqlite::PromptFilterHash(query);
-  }
-  std::optional<sqlite::PromptPageToken> after;
-  if (!query.page_token.empty()) {
-    ATTUNE_ASSIGN_OR_RETURN(after,
-                            sqlite::DecodePromptPageToken(query.page_token));
-    if (after->filter_hash != filter_hash) {
-      return absl::InvalidArgumentError(
-          "page_token: belongs to a different query (tenant, episode_id, "
-          "clinician_id or statuses changed)");
-    }
-  }
-  std::vector<int> statuses(query.statuses.begin(), query.statuses.end());
-  std::sort(statuses.begin(), statuses.end());
-  statuses.erase(std::unique(statuses.begin(), statuses.end()), statuses.end());
-  if (statuses.size() > static_cast<size_t>(kMaxStatusFilter)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("statuses: at most ", kMaxStatusFilter,
-                     " distinct values, got ", statuses.size()));
-  }
+  ATTUNE_ASSIGN_OR_RETURN(PreparedPromptQuery prepared,
+                          PreparePromptQuery(query, protection_));
+  const std::vector<std::string>& clinician_keys = prepared.clinician_keys;
+  const std::vector<int>& statuses = prepared.statuses;
+  const std::optional<PromptPageToken>& after = prepared.after;
+  const uint64_t filter_hash = prepared.filter_hash;
 
   // The SQL text depends only on which id is queried (and, by clinician, on
   // the number of ring keys), whether there is a status filter and whether
@@ -664,21 +621,21 @@ absl::StatusOr<PromptPage> SqliteStore::ListPrompts(const PromptQuery& query) {
   ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, query.page_size + 1));
 
   PromptPage page;
-  sqlite::PromptPageToken last;
+  PromptPageToken last;
   for (;;) {
     ATTUNE_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) break;
     if (static_cast<int>(page.prompts.size()) == query.page_size) {
       last.filter_hash = filter_hash;
-      page.next_page_token = sqlite::EncodePromptPageToken(last);
+      page.next_page_token = EncodePromptPageToken(last);
       break;
     }
     last.priority = stmt.ColumnInt64(0);
     last.updated_at_nanos = stmt.ColumnInt64(1);
     last.prompt_id = std::string(stmt.ColumnBytes(2));
     ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(
-        query.tenant, sqlite::kPromptPrompt, last.prompt_id,
-        stmt.ColumnBytes(3), &page.prompts.emplace_back()));
+        query.tenant, kPromptPrompt, last.prompt_id, stmt.ColumnBytes(3),
+        &page.prompts.emplace_back()));
   }
   return page;
 }
@@ -691,7 +648,7 @@ absl::StatusOr<std::vector<HeldSession>> SqliteStore::ListClinicianSessions(
   // Every value held_sessions.clinician_id may hold for the clinician (one
   // per ring key in a sealed store).
   const std::vector<std::string> clinician_keys =
-      protection_.IdKeys(tenant, sqlite::kClinicianKind, clinician_id);
+      protection_.IdKeys(tenant, kClinicianKind, clinician_id);
   std::string sql =
       "SELECT episode_id, session_number, start_at, end_at"
       " FROM held_sessions WHERE tenant = ?1 AND start_at >= ?2"
@@ -709,8 +666,7 @@ absl::StatusOr<std::vector<HeldSession>> SqliteStore::ListClinicianSessions(
   ATTUNE_ASSIGN_OR_RETURN(ReadLease conn, AcquireReader());
   ATTUNE_ASSIGN_OR_RETURN(
       Statement stmt, conn->Prepare(sql, "held_sessions: list by clinician"));
-  ATTUNE_RETURN_IF_ERROR(
-      stmt.Bind(tenant, sqlite::TimeToNanos(from), sqlite::TimeToNanos(to)));
+  ATTUNE_RETURN_IF_ERROR(stmt.Bind(tenant, TimeToNanos(from), TimeToNanos(to)));
   for (size_t i = 0; i < clinician_keys.size(); ++i) {
     ATTUNE_RETURN_IF_ERROR(
         stmt.BindOne(static_cast<int>(i) + 4, clinician_keys[i]));
@@ -752,19 +708,10 @@ absl::StatusOr<std::vector<FeedbackCount>> SqliteStore::CountFeedback(
 
 absl::StatusOr<EventPage> SqliteStore::ScanEvents(
     const std::string& tenant, int page_size, const std::string& page_token) {
-  if (page_size < 1 || page_size > kMaxScanPageSize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "page_size: must be 1-", kMaxScanPageSize, ", got ", page_size));
-  }
-  const uint64_t filter_hash = sqlite::EventFilterHash(tenant);
-  std::optional<sqlite::EventPageToken> after;
-  if (!page_token.empty()) {
-    ATTUNE_ASSIGN_OR_RETURN(after, sqlite::DecodeEventPageToken(page_token));
-    if (after->filter_hash != filter_hash) {
-      return absl::InvalidArgumentError(
-          "page_token: belongs to a scan of another tenant");
-    }
-  }
+  ATTUNE_ASSIGN_OR_RETURN(PreparedEventScan prepared,
+                          PrepareEventScan(tenant, page_size, page_token));
+  const uint64_t filter_hash = prepared.filter_hash;
+  const std::optional<EventPageToken>& after = prepared.after;
   // Keyset over events_by_episode (tenant, episode_id, seq); the first term
   // after the tenant lets SQLite seek.
   std::string sql =
@@ -788,19 +735,19 @@ absl::StatusOr<EventPage> SqliteStore::ScanEvents(
   ATTUNE_RETURN_IF_ERROR(stmt.BindOne(++index, page_size + 1));
 
   EventPage page;
-  sqlite::EventPageToken last;
+  EventPageToken last;
   last.filter_hash = filter_hash;
   for (;;) {
     ATTUNE_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) break;
     if (static_cast<int>(page.events.size()) == page_size) {
-      page.next_page_token = sqlite::EncodeEventPageToken(last);
+      page.next_page_token = EncodeEventPageToken(last);
       break;
     }
     last.episode_id = std::string(stmt.ColumnBytes(0));
     last.seq = stmt.ColumnInt64(1);
     ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(
-        tenant, sqlite::kEventEvent, stmt.ColumnBytes(3), stmt.ColumnBytes(2),
+        tenant, kEventEvent, stmt.ColumnBytes(3), stmt.ColumnBytes(2),
         &page.events.emplace_back()));
   }
   return page;
@@ -809,13 +756,7 @@ absl::StatusOr<EventPage> SqliteStore::ScanEvents(
 absl::StatusOr<std::vector<v1::Prompt>> SqliteStore::ListModulePrompts(
     const std::string& tenant, const std::string& module_id, bool shadow,
     int limit) {
-  if (module_id.empty()) {
-    return absl::InvalidArgumentError("module_id: is required");
-  }
-  if (limit < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("limit: must be at least 1, got ", limit));
-  }
+  ATTUNE_RETURN_IF_ERROR(ValidateModulePromptsQuery(module_id, limit));
   ATTUNE_ASSIGN_OR_RETURN(ReadLease conn, AcquireReader());
   // prompts_by_module yields the rows by episode; raised_at_session lives in
   // the message, so each episode is sorted here. Reading stops at the first
@@ -836,21 +777,11 @@ absl::StatusOr<std::vector<v1::Prompt>> SqliteStore::ListModulePrompts(
       if (static_cast<int>(prompts.size()) >= limit) break;
       episode_id = std::string(stmt.ColumnBytes(0));
     }
-    ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(
-        tenant, sqlite::kPromptPrompt, stmt.ColumnBytes(2), stmt.ColumnBytes(1),
-        &prompts.emplace_back()));
+    ATTUNE_RETURN_IF_ERROR(
+        protection_.OpenMessage(tenant, kPromptPrompt, stmt.ColumnBytes(2),
+                                stmt.ColumnBytes(1), &prompts.emplace_back()));
   }
-  std::sort(prompts.begin(), prompts.end(),
-            [](const v1::Prompt& a, const v1::Prompt& b) {
-              if (a.episode().episode_id() != b.episode().episode_id()) {
-                return a.episode().episode_id() < b.episode().episode_id();
-              }
-              if (a.raised_at_session() != b.raised_at_session()) {
-                return a.raised_at_session() < b.raised_at_session();
-              }
-              return a.id() < b.id();
-            });
-  if (static_cast<int>(prompts.size()) > limit) prompts.resize(limit);
+  SortAndCutModulePrompts(prompts, limit);
   return prompts;
 }
 
@@ -860,10 +791,10 @@ absl::StatusOr<std::vector<v1::Prompt>> SqliteStore::ListModulePrompts(
 // group commit's lock (or it for ours). A job runs between batches, never
 // inside one, so it cannot deadlock with a batch either.
 absl::Status SqliteStore::AppendAudit(std::vector<AuditRecord> records) {
-  ATTUNE_RETURN_IF_ERROR(sqlite::ValidateAuditRecords(records));
+  ATTUNE_RETURN_IF_ERROR(ValidateAuditRecords(records));
   if (records.empty()) return absl::OkStatus();
   const security::KeyRing* keys = options_.keys.get();
-  sqlite::AuditHead head;
+  AuditHead head;
   return RunWriteJob(
       [&](Connection& conn) -> absl::Status {
         ATTUNE_ASSIGN_OR_RETURN(head,
@@ -884,14 +815,9 @@ absl::StatusOr<AuditVerification> SqliteStore::VerifyAudit() {
 // of its episode finds the version gone (ABORTED).
 absl::StatusOr<EraseCounts> SqliteStore::EraseClient(
     const std::string& tenant, const std::string& client_id) {
-  if (tenant.empty()) {
-    return absl::InvalidArgumentError("tenant: must not be empty");
-  }
-  if (client_id.empty()) {
-    return absl::InvalidArgumentError("client_id: must not be empty");
-  }
+  ATTUNE_RETURN_IF_ERROR(ValidateEraseClient(tenant, client_id));
   const std::vector<std::string> client_keys =
-      sqlite::ClientKeys(protection_, tenant, client_id);
+      ClientKeys(protection_, tenant, client_id);
   EraseCounts counts;
   ATTUNE_RETURN_IF_ERROR(RunWriteJob(
       [&](Connection& conn) {
@@ -905,11 +831,8 @@ absl::StatusOr<EraseCounts> SqliteStore::EraseClient(
 
 absl::StatusOr<EraseCounts> SqliteStore::EraseInactiveEpisodes(
     absl::Time cutoff, int limit) {
-  if (limit < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("limit: must be at least 1, got ", limit));
-  }
-  const int64_t cutoff_nanos = sqlite::TimeToNanos(cutoff);
+  ATTUNE_RETURN_IF_ERROR(ValidateEraseLimit(limit));
+  const int64_t cutoff_nanos = TimeToNanos(cutoff);
   EraseCounts counts;
   ATTUNE_RETURN_IF_ERROR(RunWriteJob(
       [&](Connection& conn) {

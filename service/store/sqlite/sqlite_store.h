@@ -48,7 +48,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "service/store/sqlite/protection.h"
+#include "service/store/common/protection.h"
 #include "service/store/store.h"
 
 namespace attune::security {
@@ -57,8 +57,8 @@ class KeyRing;
 
 namespace attune::store {
 
-namespace sqlite {
 class AuditHeadLog;
+namespace sqlite {
 class Connection;
 }  // namespace sqlite
 
@@ -204,7 +204,7 @@ class SqliteStore final : public Store {
   const SqliteStoreOptions options_;
   const Settings settings_;
   // How rows are written and read (options_.keys); immutable.
-  const sqlite::Protection protection_;
+  const Protection protection_;
   // Used only by the writer thread once it has started.
   std::unique_ptr<sqlite::Connection> writer_conn_;
 
@@ -220,10 +220,10 @@ class SqliteStore final : public Store {
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<sqlite::Connection>> idle_readers_;
 
-  // Logs the audit chain's head (audit.h): set in Open before the store is
-  // shared, then used by the writer thread only (after appends) and by the
-  // destructor after the join.
-  std::unique_ptr<sqlite::AuditHeadLog> audit_head_log_;
+  // Logs the audit chain's head (common/audit_chain.h): set in Open before the
+  // store is shared, then used by the writer thread only (after appends) and by
+  // the destructor after the join.
+  std::unique_ptr<AuditHeadLog> audit_head_log_;
 
   std::thread writer_thread_;
 };

@@ -284,9 +284,9 @@ TEST_P(SqliteAuditTest, ARowRehashedByTheForgerBreaksTheNextLink) {
   AuditRecord forged = Record(3);
   forged.outcome = "OK";
   const int64_t at = absl::ToUnixNanos(forged.at);
-  const std::string encoded = sqlite::EncodeAuditRow(3, at, forged, "");
+  const std::string encoded = EncodeAuditRow(3, at, forged, "");
   absl::StatusOr<std::string> hash =
-      sqlite::AuditRowHash(nullptr, "", HashOf(2), encoded);
+      AuditRowHash(nullptr, "", HashOf(2), encoded);
   ASSERT_TRUE(hash.ok()) << hash.status();
   InsertRow(*raw_, 3, at, forged, "", *hash);
   AuditVerification v = Verify();
@@ -312,8 +312,8 @@ TEST_P(SqliteAuditTest, AChainRebuiltWithoutTheKeyIsCaughtAgainstTheHead) {
     AuditRecord r = Record(seq);
     if (seq == 3) r.outcome = "OK";
     const int64_t at = absl::ToUnixNanos(r.at);
-    absl::StatusOr<std::string> hash = sqlite::AuditRowHash(
-        nullptr, "", prev, sqlite::EncodeAuditRow(seq, at, r, ""));
+    absl::StatusOr<std::string> hash =
+        AuditRowHash(nullptr, "", prev, EncodeAuditRow(seq, at, r, ""));
     ASSERT_TRUE(hash.ok());
     InsertRow(*raw_, seq, at, r, "", *hash);
     prev = *hash;

@@ -20,7 +20,7 @@
 #include "gtest/gtest.h"
 #include "service/common/log.h"
 #include "service/security/key_ring.h"
-#include "service/store/sqlite/page_token.h"
+#include "service/store/common/page_token.h"
 #include "service/store/sqlite/sqlite_store.h"
 #include "tests/unit/service/store/raw_db.h"
 #include "tests/unit/service/store/store_test_util.h"
@@ -358,9 +358,9 @@ TEST_F(SealedStorageTest, PromptPageTokenHashIsKeyedWhenSealed) {
       ASSERT_TRUE(
           absl::WebSafeBase64Unescape(page.next_page_token, &raw_token));
       EXPECT_THAT(raw_token, Not(HasSubstr(kClinician)));
-      ASSERT_OK_AND_ASSIGN(sqlite::PromptPageToken token,
-                           sqlite::DecodePromptPageToken(page.next_page_token));
-      EXPECT_EQ(token.filter_hash == sqlite::PromptFilterHash(query), !sealed);
+      ASSERT_OK_AND_ASSIGN(PromptPageToken token,
+                           DecodePromptPageToken(page.next_page_token));
+      EXPECT_EQ(token.filter_hash == PromptFilterHash(query), !sealed);
       query.page_token = page.next_page_token;
     }
     EXPECT_THAT(ids, UnorderedElementsAre("pr-1", "pr-2", "pr-3"));

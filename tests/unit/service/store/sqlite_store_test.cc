@@ -20,8 +20,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/common/log.h"
+#include "service/store/common/page_token.h"
 #include "service/store/sqlite/migrations.h"
-#include "service/store/sqlite/page_token.h"
 #include "tests/unit/service/store/raw_db.h"
 #include "tests/unit/service/store/store_test_util.h"
 
@@ -650,14 +650,13 @@ TEST_F(SqliteStoreTest, LogsNeverCarryIdentifiers) {
 // Page tokens
 
 TEST(PromptPageTokenTest, RoundTrips) {
-  sqlite::PromptPageToken token;
+  PromptPageToken token;
   token.filter_hash = 0xfedcba9876543210ULL;
   token.priority = -3;
   token.updated_at_nanos = 1767603600123456789;
   token.prompt_id = "pr|with|pipes";
-  ASSERT_OK_AND_ASSIGN(
-      sqlite::PromptPageToken decoded,
-      sqlite::DecodePromptPageToken(sqlite::EncodePromptPageToken(token)));
+  ASSERT_OK_AND_ASSIGN(PromptPageToken decoded,
+                       DecodePromptPageToken(EncodePromptPageToken(token)));
   EXPECT_EQ(decoded.filter_hash, token.filter_hash);
   EXPECT_EQ(decoded.priority, token.priority);
   EXPECT_EQ(decoded.updated_at_nanos, token.updated_at_nanos);
@@ -669,8 +668,8 @@ TEST(PromptPageTokenTest, RejectsMalformedTokens) {
        {std::string("p1|zz|1|2|x"), std::string("p2|1|1|2|x"),
         std::string("p1|1|one|2|x"), std::string("p1|1|1|2|"),
         std::string("p1|1|1|2"), std::string("")}) {
-    absl::StatusOr<sqlite::PromptPageToken> decoded =
-        sqlite::DecodePromptPageToken(absl::WebSafeBase64Escape(raw));
+    absl::StatusOr<PromptPageToken> decoded =
+        DecodePromptPageToken(absl::WebSafeBase64Escape(raw));
     EXPECT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument)
         << raw;
     EXPECT_THAT(std::string(decoded.status().message()),
@@ -689,14 +688,14 @@ TEST(PromptPageTokenTest, FilterHashIgnoresStatusOrderAndPaging) {
                 v1::PROMPT_STATUS_ACTIVE};
   b.page_size = 50;
   b.page_token = "x";
-  EXPECT_EQ(sqlite::PromptFilterHash(a), sqlite::PromptFilterHash(b));
+  EXPECT_EQ(PromptFilterHash(a), PromptFilterHash(b));
   PromptQuery c = a;
   c.episode_id = "";
   c.clinician_id = "e";
-  EXPECT_NE(sqlite::PromptFilterHash(a), sqlite::PromptFilterHash(c));
+  EXPECT_NE(PromptFilterHash(a), PromptFilterHash(c));
   PromptQuery d = a;
   d.tenant = "u";
-  EXPECT_NE(sqlite::PromptFilterHash(a), sqlite::PromptFilterHash(d));
+  EXPECT_NE(PromptFilterHash(a), PromptFilterHash(d));
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 // The Store conformance suite: behaviour every backend must show, written
 // against the Store interface only.
 //
-// Adding a backend is one INSTANTIATE_TEST_SUITE_P line at the bottom with a
-// StoreBackend whose `open` returns a fresh, empty store. `open` receives a
-// fresh directory unique to the test; a backend without files (PostgreSQL)
-// can use its name as a unique schema or database name.
+// Adding a backend is one more StoreBackend in the INSTANTIATE_TEST_SUITE_P
+// at the bottom, whose `open` returns a fresh, empty store. `open` receives a
+// fresh directory unique to the test; PostgreSQL ignores it and creates a
+// database of its own on the test cluster (ctest fixture `postgres`),
+// dropped with the store. Without the cluster the PostgreSQL instantiations
+// fail: they never skip.
 #include <algorithm>
 #include <atomic>
 #include <functional>
@@ -23,8 +25,10 @@
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "service/store/postgres/postgres_store.h"
 #include "service/store/sqlite/sqlite_store.h"
 #include "service/store/store.h"
+#include "tests/unit/service/store/postgres_test_util.h"
 #include "tests/unit/service/store/store_test_util.h"
 
 namespace attune::store {
@@ -1662,11 +1666,24 @@ StoreBackend SqliteBackend(const std::string& name,
                       }};
 }
 
+// PostgreSQL in the same three ways, each test on a fresh database.
+StoreBackend PostgresBackend(const std::string& name,
+                             std::vector<std::string> key_ids) {
+  return StoreBackend{
+      name, [key_ids](const std::string& /*dir*/) {
+        return testing::OpenFreshPostgresStore(
+            key_ids.empty() ? nullptr : testing::TestKeyRing(key_ids));
+      }};
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, StoreConformanceTest,
     ::testing::Values(SqliteBackend("sqlite", {}),
                       SqliteBackend("sqlite_sealed", {"k1"}),
-                      SqliteBackend("sqlite_sealed_rotated", {"k2", "k1"})),
+                      SqliteBackend("sqlite_sealed_rotated", {"k2", "k1"}),
+                      PostgresBackend("postgres", {}),
+                      PostgresBackend("postgres_sealed", {"k1"}),
+                      PostgresBackend("postgres_sealed_rotated", {"k2", "k1"})),
     [](const ::testing::TestParamInfo<StoreBackend>& info) {
       return info.param.name;
     });

@@ -1,12 +1,12 @@
-#include "service/store/sqlite/protection.h"
+#include "service/store/common/protection.h"
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "service/common/status_macros.h"
-#include "service/store/sqlite/codec.h"
+#include "service/store/common/codec.h"
 
-namespace attune::store::sqlite {
+namespace attune::store {
 namespace {
 
 // The additional authenticated data of a sealed value: where it lives.
@@ -81,4 +81,21 @@ absl::Status Protection::OpenMessage(
   return ParseMessage(bytes, message, Table(column));
 }
 
-}  // namespace attune::store::sqlite
+absl::Status CheckKnownStorageKeys(
+    const security::KeyRing& keys,
+    const std::vector<std::pair<std::string, std::string>>& known,
+    absl::string_view store) {
+  for (const auto& [id, check_value] : known) {
+    absl::StatusOr<std::string> ours = keys.CheckValue(id);
+    if (!ours.ok()) continue;  // Not in the ring (any more): nothing to check.
+    if (*ours != check_value) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          store, ": storage key '", id,
+          "' is not the key of that id that wrote this database; configure "
+          "the key file it was written with"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace attune::store

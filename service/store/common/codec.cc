@@ -1,11 +1,11 @@
-#include "service/store/sqlite/codec.h"
+#include "service/store/common/codec.h"
 
 #include <climits>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
 
-namespace attune::store::sqlite {
+namespace attune::store {
 namespace {
 
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
@@ -56,4 +56,4 @@ absl::Status ParseMessage(absl::string_view bytes,
   return absl::OkStatus();
 }
 
-}  // namespace attune::store::sqlite
+}  // namespace attune::store

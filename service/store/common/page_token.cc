@@ -1,4 +1,4 @@
-#include "service/store/sqlite/page_token.h"
+#include "service/store/common/page_token.h"
 
 #include <algorithm>
 #include <vector>
@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
-namespace attune::store::sqlite {
+namespace attune::store {
 namespace {
 
 constexpr absl::string_view kVersion = "p1";
@@ -114,4 +114,4 @@ absl::StatusOr<EventPageToken> DecodeEventPageToken(
   return token;
 }
 
-}  // namespace attune::store::sqlite
+}  // namespace attune::store

@@ -6,10 +6,9 @@
 // added. It also carries a hash of the query's filter (tenant, episode or
 // clinician, statuses): a token is only valid for the query that produced
 // it. The encoding is URL-safe base64 of a versioned text form; callers
-// must treat it as opaque. Not specific to SQLite: a second backend can use
-// it unchanged.
-#ifndef ATTUNE_SERVICE_STORE_SQLITE_PAGE_TOKEN_H_
-#define ATTUNE_SERVICE_STORE_SQLITE_PAGE_TOKEN_H_
+// must treat it as opaque. Shared by the SQLite and PostgreSQL backends.
+#ifndef ATTUNE_SERVICE_STORE_COMMON_PAGE_TOKEN_H_
+#define ATTUNE_SERVICE_STORE_COMMON_PAGE_TOKEN_H_
 
 #include <cstdint>
 #include <string>
@@ -17,7 +16,7 @@
 #include "absl/status/statusor.h"
 #include "service/store/store.h"
 
-namespace attune::store::sqlite {
+namespace attune::store {
 
 struct PromptPageToken {
   uint64_t filter_hash = 0;
@@ -57,6 +56,6 @@ std::string EncodeEventPageToken(const EventPageToken& token);
 // produced.
 absl::StatusOr<EventPageToken> DecodeEventPageToken(const std::string& encoded);
 
-}  // namespace attune::store::sqlite
+}  // namespace attune::store
 
-#endif  // ATTUNE_SERVICE_STORE_SQLITE_PAGE_TOKEN_H_
+#endif  // ATTUNE_SERVICE_STORE_COMMON_PAGE_TOKEN_H_

@@ -1,5 +1,6 @@
 // Protection: how identifiers and stored messages are written to, and read
-// back from, the SQLite columns in the database's protection mode.
+// back from, a store's columns in the database's protection mode (the same
+// in SQLite and PostgreSQL: the column names below are the tables of both).
 //
 //   Protection protection(keys);  // keys null: plaintext
 //   std::string key = protection.IdKey(tenant, kClinicianKind, clinician_id);
@@ -24,11 +25,12 @@
 // authentication"), never a row id or a value.
 //
 // Threading: immutable; every method may be called from any thread.
-#ifndef ATTUNE_SERVICE_STORE_SQLITE_PROTECTION_H_
-#define ATTUNE_SERVICE_STORE_SQLITE_PROTECTION_H_
+#ifndef ATTUNE_SERVICE_STORE_COMMON_PROTECTION_H_
+#define ATTUNE_SERVICE_STORE_COMMON_PROTECTION_H_
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -37,7 +39,7 @@
 #include "google/protobuf/message_lite.h"
 #include "service/security/key_ring.h"
 
-namespace attune::store::sqlite {
+namespace attune::store {
 
 // store_protection.mode values.
 inline constexpr char kModePlaintext[] = "plaintext";
@@ -105,6 +107,16 @@ class Protection {
   std::shared_ptr<const security::KeyRing> keys_;
 };
 
-}  // namespace attune::store::sqlite
+// A database records the check value (KeyRing::CheckValue) of every key
+// that wrote to it (`known`: key id, check value). FAILED_PRECONDITION
+// "<store>: storage key '<id>' is not the key of that id that wrote this
+// database; ..." when the ring holds other key material under a known id
+// (never names key material); ids not in the ring are not checked.
+absl::Status CheckKnownStorageKeys(
+    const security::KeyRing& keys,
+    const std::vector<std::pair<std::string, std::string>>& known,
+    absl::string_view store);
 
-#endif  // ATTUNE_SERVICE_STORE_SQLITE_PROTECTION_H_
+}  // namespace attune::store
+
+#endif  // ATTUNE_SERVICE_STORE_COMMON_PROTECTION_H_

@@ -1,8 +1,9 @@
-// How values are laid out in SQLite columns: times as Unix nanoseconds
-// (INTEGER, saturating at the int64 range), messages as their binary
-// protobuf serialisation (BLOB).
-#ifndef ATTUNE_SERVICE_STORE_SQLITE_CODEC_H_
-#define ATTUNE_SERVICE_STORE_SQLITE_CODEC_H_
+// How values are laid out in the stores' columns, the same in every backend:
+// times as Unix nanoseconds (SQLite INTEGER, PostgreSQL BIGINT; saturating
+// at the int64 range), messages as their binary protobuf serialisation
+// (BLOB, BYTEA).
+#ifndef ATTUNE_SERVICE_STORE_COMMON_CODEC_H_
+#define ATTUNE_SERVICE_STORE_COMMON_CODEC_H_
 
 #include <cstdint>
 #include <string>
@@ -14,7 +15,7 @@
 #include "google/protobuf/message_lite.h"
 #include "google/protobuf/timestamp.pb.h"
 
-namespace attune::store::sqlite {
+namespace attune::store {
 
 int64_t TimestampToNanos(const google::protobuf::Timestamp& timestamp);
 int64_t TimeToNanos(absl::Time time);
@@ -28,6 +29,6 @@ absl::Status ParseMessage(absl::string_view bytes,
                           google::protobuf::MessageLite* message,
                           absl::string_view context);
 
-}  // namespace attune::store::sqlite
+}  // namespace attune::store
 
-#endif  // ATTUNE_SERVICE_STORE_SQLITE_CODEC_H_
+#endif  // ATTUNE_SERVICE_STORE_COMMON_CODEC_H_
