@@ -126,30 +126,30 @@ absl::Status AllianceEngine::InstallRules(std::shared_ptr<const RuleSet> next) {
   return absl::OkStatus();
 }
 
-std::mutex& AllianceEngine::EpisodeLock(const std::string& tenant,
-                                        const std::string& episode_id) {
+size_t AllianceEngine::EpisodeStripe(const std::string& tenant,
+                                     const std::string& episode_id) const {
   size_t h = std::hash<std::string>()(tenant) * 31 +
              std::hash<std::string>()(episode_id);
-  return episode_locks_[h % episode_locks_.size()];
+  return h % episode_locks_.size();
 }
 
 absl::Status AllianceEngine::CheckEpisodeConsistency(
     const v1::SessionEvent& event, const store::EpisodeSnapshot& snapshot,
-    const EpisodeHistory* history) const {
-  if (!snapshot.exists || history == nullptr) return absl::OkStatus();
+    const EpisodeHistory::Prior& before) const {
+  if (!snapshot.exists) return absl::OkStatus();
   // Identifiers are compared, never echoed.
-  if (history->episode().client_id() != event.episode().client_id()) {
+  if (before.episode->client_id() != event.episode().client_id()) {
     return absl::InvalidArgumentError(
         "episode.client_id: differs from the client of this episode");
   }
-  if (history->closed().has_value()) {
+  if (before.closed) {
     if (IsSessionLifecycle(event)) {
       return absl::FailedPreconditionError(
           "episode: is closed; only late measures, rupture markers and "
           "prompt feedback are accepted");
     }
     int n = SessionOfTrigger(event);
-    if (n > history->latest_session()) {
+    if (n > before.latest_session) {
       return absl::FailedPreconditionError(
           "episode: is closed; late measures and markers must refer to a "
           "session already recorded");
@@ -159,19 +159,30 @@ absl::Status AllianceEngine::CheckEpisodeConsistency(
 }
 
 absl::StatusOr<ClinicianDay> AllianceEngine::LoadClinicianDay(
-    const std::string& tenant, const v1::SessionEvent& event) {
+    const std::string& tenant, const v1::SessionEvent& event,
+    const BatchState& batch) {
   ClinicianDay day;
   if (!event.has_session_held()) return day;
   absl::Time start = ToTime(event.session_held().start());
   absl::Time from = UtcDayStart(start);
+  absl::Time to = from + absl::Hours(24);
+  const std::string& clinician_id = event.episode().clinician_id();
+  const BatchState::HeldKey self{event.episode().episode_id(),
+                                 event.session_held().session_number()};
   ATTUNE_ASSIGN_OR_RETURN(
       std::vector<store::HeldSession> held,
-      store_->ListClinicianSessions(tenant, event.episode().clinician_id(),
-                                    from, from + absl::Hours(24)));
+      store_->ListClinicianSessions(tenant, clinician_id, from, to));
   for (const auto& s : held) {
-    if (s.episode_id == event.episode().episode_id() &&
-        s.session_number == event.session_held().session_number()) {
-      continue;  // replaced by the event being processed
+    const BatchState::HeldKey key{s.episode_id, s.session_number};
+    // Replaced by the event being processed, or by one prepared earlier in
+    // the batch (whose commit the store may not have applied yet).
+    if (key == self || batch.held.count(key)) continue;
+    day.sessions.push_back({s.start, s.end});
+  }
+  for (const auto& [key, s] : batch.held) {
+    if (key == self || s.clinician_id != clinician_id || s.start < from ||
+        s.start >= to) {
+      continue;
     }
     day.sessions.push_back({s.start, s.end});
   }
@@ -183,11 +194,25 @@ absl::StatusOr<ClinicianDay> AllianceEngine::LoadClinicianDay(
   return day;
 }
 
+void AllianceEngine::BatchState::Add(const store::EventCommit& commit) {
+  event_ids.insert(commit.event.event_id());
+  if (commit.event.has_session_held()) {
+    const v1::SessionHeld& h = commit.event.session_held();
+    held[{commit.event.episode().episode_id(), h.session_number()}] = {
+        commit.event.episode().clinician_id(), ToTime(h.start()),
+        ToTime(h.end())};
+  }
+  for (const v1::Prompt& p : commit.prompt_upserts) {
+    if (!p.shadow() && p.scope() == v1::PROMPT_SCOPE_CLINICIAN) {
+      clinician_prompts[p.id()] = p;
+    }
+  }
+}
+
 absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
     const RuleSet& set, const std::string& tenant,
     const v1::SessionEvent& event, store::EpisodeSnapshot& snapshot,
-    bool server_stamped_time) {
-  Prepared out;
+    const BatchState& batch, bool server_stamped_time) {
   std::string fingerprint = Fingerprint(event);
   ATTUNE_ASSIGN_OR_RETURN(std::optional<store::StoredEvent> stored,
                           store_->FindEvent(tenant, event.event_id()));
@@ -206,10 +231,11 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
       return absl::AlreadyExistsError(
           "event_id: already used for a different event");
     }
-    out.response = std::move(stored->response);
-    out.response.set_replayed(true);
-    out.replayed = true;
-    return out;
+    Prepared replay;
+    replay.response = std::move(stored->response);
+    replay.response.set_replayed(true);
+    replay.replayed = true;
+    return replay;
   }
   for (const auto& e : snapshot.events) {
     if (e.event_id() == event.event_id()) {
@@ -217,18 +243,50 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
           "event_id: appears more than once in this batch");
     }
   }
-
-  std::optional<EpisodeHistory> before;
-  if (snapshot.exists) {
-    before.emplace(EpisodeHistory::Fold(snapshot.events, set.instruments()));
+  // Prepared for another episode earlier in the batch: what FindEvent
+  // reports once that commit is applied.
+  if (batch.event_ids.count(event.event_id())) {
+    return absl::AlreadyExistsError(
+        "event_id: already used for a different event");
   }
-  ATTUNE_RETURN_IF_ERROR(
-      CheckEpisodeConsistency(event, snapshot, before ? &*before : nullptr));
 
-  std::vector<v1::SessionEvent> events = snapshot.events;
+  // One fold per event: the episode's events are moved in, this one added,
+  // and the vector is moved back into `snapshot` whatever happens, without
+  // this event unless it was prepared.
+  std::vector<v1::SessionEvent> events = std::move(snapshot.events);
   events.push_back(event);
   EpisodeHistory history =
-      EpisodeHistory::Fold(std::move(events), set.instruments());
+      EpisodeHistory::FoldWithNew(std::move(events), set.instruments());
+  absl::StatusOr<Prepared> out =
+      Evaluate(set, tenant, event, snapshot, batch, history);
+  snapshot.events = std::move(history).ReleaseEvents();
+  if (!out.ok()) {
+    // Event ids are unique in the episode (checked above).
+    auto it = std::find_if(snapshot.events.begin(), snapshot.events.end(),
+                           [&](const v1::SessionEvent& e) {
+                             return e.event_id() == event.event_id();
+                           });
+    if (it != snapshot.events.end()) snapshot.events.erase(it);
+    return out;
+  }
+  out->commit.tenant = tenant;
+  out->commit.fingerprint = std::move(fingerprint);
+  out->commit.expected_version = snapshot.version;
+  snapshot.exists = true;
+  snapshot.version += 1;
+  snapshot.prompts = std::move(out->prompts);
+  out->prompts.clear();
+  snapshot.assessment = out->commit.assessment;
+  return out;
+}
+
+absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Evaluate(
+    const RuleSet& set, const std::string& tenant,
+    const v1::SessionEvent& event, const store::EpisodeSnapshot& snapshot,
+    const BatchState& batch, const EpisodeHistory& history) {
+  ATTUNE_RETURN_IF_ERROR(
+      CheckEpisodeConsistency(event, snapshot, history.prior()));
+  Prepared out;
 
   // Clinician-scoped prompts live beside the episode's but outside its
   // alert budget.
@@ -242,9 +300,14 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
       shadow_prompts.push_back(p);
       continue;
     }
-    (p.scope() == v1::PROMPT_SCOPE_CLINICIAN ? clinician_prompts
-                                             : episode_prompts)
-        .push_back(p);
+    if (p.scope() == v1::PROMPT_SCOPE_CLINICIAN) {
+      // Another episode of the batch may have changed it since it was read.
+      auto pending = batch.clinician_prompts.find(p.id());
+      clinician_prompts.push_back(
+          pending == batch.clinician_prompts.end() ? p : pending->second);
+      continue;
+    }
+    episode_prompts.push_back(p);
   }
   std::optional<v1::Prompt> feedback_changed;
   if (event.has_prompt_feedback()) {
@@ -270,7 +333,8 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
     out.commit.feedback = std::move(record);
   }
 
-  ATTUNE_ASSIGN_OR_RETURN(ClinicianDay day, LoadClinicianDay(tenant, event));
+  ATTUNE_ASSIGN_OR_RETURN(ClinicianDay day,
+                          LoadClinicianDay(tenant, event, batch));
   const v1::RulesConfig& rules = set.RulesFor(tenant);
   RuleInput input{history, event, rules, day};
   PipelineResult result = set.pipeline().Run(input);
@@ -329,12 +393,17 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
         ClinicianPromptScope(event.episode().clinician_id(),
                              absl::ToCivilDay(day_start, absl::UTCTimeZone())),
         mp.proposal.prompt.kind(), 1);
-    // This episode's copy first: it includes changes not yet committed
-    // (earlier events of the same batch). The clinician lock held by
-    // SubmitBatch keeps other episodes from writing it meanwhile.
+    // This episode's copy first, then the batch's: they include changes
+    // not yet committed (earlier events of the same batch). The clinician
+    // locks held by SubmitBatch keep other batches from writing it
+    // meanwhile.
     std::optional<v1::Prompt> existing;
     for (const v1::Prompt& c : clinician_prompts) {
       if (c.id() == id) existing = c;
+    }
+    if (!existing) {
+      auto pending = batch.clinician_prompts.find(id);
+      if (pending != batch.clinician_prompts.end()) existing = pending->second;
     }
     if (!existing) {
       ATTUNE_ASSIGN_OR_RETURN(existing, store_->GetPrompt(tenant, id));
@@ -388,7 +457,7 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
     }
   }
 
-  std::vector<v1::Prompt> all = reconciled.prompts;
+  std::vector<v1::Prompt> all = std::move(reconciled.prompts);
   all.insert(all.end(), clinician_prompts.begin(), clinician_prompts.end());
   for (const v1::Prompt& p : VisiblePrompts(all)) {
     *out.response.add_prompts() = p;
@@ -396,23 +465,17 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Prepare(
   for (const v1::Prompt& p : changed) *out.response.add_changed() = p;
   *out.response.mutable_assessment() = a;
 
-  out.commit.tenant = tenant;
   out.commit.event = event;
-  out.commit.fingerprint = std::move(fingerprint);
   out.commit.response = out.response;
-  out.commit.assessment = a;
-  out.commit.prompt_upserts = changed;
-  out.commit.prompt_upserts.insert(out.commit.prompt_upserts.end(),
-                                   shadow.changed.begin(),
-                                   shadow.changed.end());
-  out.commit.expected_version = snapshot.version;
-
-  snapshot.exists = true;
-  snapshot.version += 1;
-  snapshot.events.push_back(event);
-  all.insert(all.end(), shadow.prompts.begin(), shadow.prompts.end());
-  snapshot.prompts = std::move(all);
-  snapshot.assessment = a;
+  out.commit.assessment = std::move(a);
+  out.commit.prompt_upserts = std::move(changed);
+  out.commit.prompt_upserts.insert(
+      out.commit.prompt_upserts.end(),
+      std::make_move_iterator(shadow.changed.begin()),
+      std::make_move_iterator(shadow.changed.end()));
+  all.insert(all.end(), std::make_move_iterator(shadow.prompts.begin()),
+             std::make_move_iterator(shadow.prompts.end()));
+  out.prompts = std::move(all);
   return out;
 }
 
@@ -452,18 +515,33 @@ absl::StatusOr<v1::SubmitEventResponse> AllianceEngine::StoredReplay(
   return std::move(stored->response);
 }
 
-std::vector<std::unique_lock<std::mutex>> AllianceEngine::LockClinicians(
+std::vector<std::unique_lock<std::mutex>> AllianceEngine::LockBatch(
     const std::string& tenant, const std::vector<v1::SessionEvent>& events,
+    const std::vector<std::string>& episode_ids,
     const std::vector<size_t>& indexes) {
-  std::set<size_t> stripes;
+  // One global order for every caller: episode stripes ascending, then
+  // clinician stripes ascending, each stripe once. Nobody waits for an
+  // episode stripe while holding a clinician stripe, or for a lower stripe
+  // while holding a higher one, so batches and single events never deadlock.
+  std::set<size_t> episode_stripes;
+  for (const std::string& episode_id : episode_ids) {
+    episode_stripes.insert(EpisodeStripe(tenant, episode_id));
+  }
+  std::set<size_t> clinician_stripes;
   for (size_t i : indexes) {
-    stripes.insert(
+    clinician_stripes.insert(
         (std::hash<std::string>()(tenant) * 31 +
          std::hash<std::string>()(events[i].episode().clinician_id())) %
         clinician_locks_.size());
   }
   std::vector<std::unique_lock<std::mutex>> locks;
-  for (size_t stripe : stripes) locks.emplace_back(clinician_locks_[stripe]);
+  locks.reserve(episode_stripes.size() + clinician_stripes.size());
+  for (size_t stripe : episode_stripes) {
+    locks.emplace_back(episode_locks_[stripe]);
+  }
+  for (size_t stripe : clinician_stripes) {
+    locks.emplace_back(clinician_locks_[stripe]);
+  }
   return locks;
 }
 
@@ -490,6 +568,7 @@ AllianceEngine::SubmitBatch(const std::string& tenant,
   // Valid events grouped by episode, keeping their order.
   std::vector<std::string> order;
   std::map<std::string, std::vector<size_t>> by_episode;
+  std::vector<size_t> valid_indexes;
   for (size_t i = 0; i < events.size(); ++i) {
     absl::Status valid = ValidateEvent(events[i], set->instruments(), limits);
     if (!valid.ok()) {
@@ -510,32 +589,45 @@ AllianceEngine::SubmitBatch(const std::string& tenant,
     const std::string& ep = events[i].episode().episode_id();
     if (!by_episode.count(ep)) order.push_back(ep);
     by_episode[ep].push_back(i);
+    valid_indexes.push_back(i);
   }
+  if (order.empty()) return results;
 
+  // Every lock the batch needs, held until all its commits are settled.
+  std::vector<std::unique_lock<std::mutex>> locks =
+      LockBatch(tenant, events, order, valid_indexes);
+
+  // (episode, its events still to do), in the order episodes first appear.
+  std::vector<std::pair<std::string, std::vector<size_t>>> work;
+  work.reserve(order.size());
   for (const std::string& episode_id : order) {
-    std::vector<size_t> todo = by_episode[episode_id];
-    std::lock_guard<std::mutex> lock(EpisodeLock(tenant, episode_id));
-    std::vector<std::unique_lock<std::mutex>> clinician_locks =
-        LockClinicians(tenant, events, todo);
-    for (int attempt = 0; attempt < kMaxConflictRetries && !todo.empty();
-         ++attempt) {
+    work.emplace_back(episode_id, std::move(by_episode[episode_id]));
+  }
+  std::vector<std::vector<v1::Prompt>> published(events.size());
+  for (int attempt = 0; attempt < kMaxConflictRetries && !work.empty();
+       ++attempt) {
+    // Every episode is prepared and its commits queued before any commit is
+    // waited for, so the store groups the whole batch into as few
+    // transactions as it can. Later episodes read what earlier ones
+    // prepared through `batch` (the store has not applied it yet).
+    BatchState batch;
+    std::vector<std::pair<size_t, store::EventCommit>> commits;
+    for (auto& [episode_id, todo] : work) {
       absl::StatusOr<store::EpisodeSnapshot> loaded =
           store_->LoadEpisode(tenant, episode_id);
       if (!loaded.ok()) {
         for (size_t i : todo) results[i] = loaded.status();
-        break;
+        continue;
       }
       store::EpisodeSnapshot snapshot = *std::move(loaded);
-      std::vector<std::pair<size_t, std::future<absl::Status>>> pending;
-      std::vector<std::vector<v1::Prompt>> published(events.size());
       for (size_t i : todo) {
         // Not retried: only events that lost a version race are.
         if (past_deadline()) {
           results[i] = too_late;
           continue;
         }
-        absl::StatusOr<Prepared> prepared =
-            Prepare(*set, tenant, events[i], snapshot, server_stamped_time);
+        absl::StatusOr<Prepared> prepared = Prepare(
+            *set, tenant, events[i], snapshot, batch, server_stamped_time);
         if (!prepared.ok()) {
           stats_.events_rejected.fetch_add(1);
           results[i] = prepared.status();
@@ -547,30 +639,55 @@ AllianceEngine::SubmitBatch(const std::string& tenant,
           continue;
         }
         // Shadow prompts are stored, never announced.
+        published[i].clear();  // from an attempt that lost a version race
         for (const v1::Prompt& p : prepared->commit.prompt_upserts) {
           if (!p.shadow()) published[i].push_back(p);
         }
-        pending.emplace_back(i,
-                             store_->CommitAsync(std::move(prepared->commit)));
+        batch.Add(prepared->commit);
+        commits.emplace_back(i, std::move(prepared->commit));
       }
-      // Only events that lost a version race (another writer committed to
-      // this episode first) are redone, on fresh state.
-      todo.clear();
-      for (auto& [i, future] : pending) {
-        absl::Status committed = future.get();
-        if (committed.ok()) {
-          stats_.events_accepted.fetch_add(1);
-          Publish(tenant, published[i]);
-          continue;
-        }
-        if (absl::IsAborted(committed)) todo.push_back(i);
-        results[i] = committed;
+    }
+    // Queued together once everything is prepared, so that the store's
+    // writer finds them all waiting and groups them into as few
+    // transactions (fsyncs) as it can: queued one by one as they were
+    // prepared, a 500-event batch took 10-15 transactions, and wall time
+    // was higher even though preparing overlapped the writing.
+    std::vector<std::pair<size_t, std::future<absl::Status>>> pending;
+    pending.reserve(commits.size());
+    for (auto& [i, commit] : commits) {
+      pending.emplace_back(i, store_->CommitAsync(std::move(commit)));
+    }
+    commits.clear();
+    // Only events that lost a version race (another writer committed to
+    // their episode first) are redone, on fresh state, episode by episode.
+    std::map<std::string, std::vector<size_t>> retry;
+    size_t retried = 0;
+    for (auto& [i, future] : pending) {
+      absl::Status committed = future.get();
+      if (committed.ok()) {
+        stats_.events_accepted.fetch_add(1);
+        Publish(tenant, published[i]);
+        continue;
       }
-      if (!todo.empty()) {
-        ATTUNE_LOG(WARNING) << "episode version conflict; retrying"
-                            << LogField("attempt", attempt + 1)
-                            << LogField("events", todo.size());
+      if (absl::IsAborted(committed)) {
+        retry[events[i].episode().episode_id()].push_back(i);
+        ++retried;
       }
+      results[i] = committed;
+    }
+    std::vector<std::pair<std::string, std::vector<size_t>>> next;
+    for (const auto& done : work) {
+      auto it = retry.find(done.first);
+      if (it != retry.end()) {
+        next.emplace_back(done.first, std::move(it->second));
+      }
+    }
+    work = std::move(next);
+    if (!work.empty()) {
+      ATTUNE_LOG(WARNING) << "episode version conflict; retrying"
+                          << LogField("attempt", attempt + 1)
+                          << LogField("episodes", work.size())
+                          << LogField("events", retried);
     }
   }
   return results;

@@ -13,9 +13,12 @@
 #include <array>
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -23,6 +26,7 @@
 #include "attune/v1/alliance_service.pb.h"
 #include "attune/v1/config.pb.h"
 #include "attune/v1/rule_admin.pb.h"
+#include "service/engine/episode_history.h"
 #include "service/engine/instrument_registry.h"
 #include "service/engine/prompt_bus.h"
 #include "service/engine/rule_pipeline.h"
@@ -65,8 +69,15 @@ class AllianceEngine {
       const std::string& tenant, const v1::SessionEvent& event,
       const DeadlinePassed& deadline_passed = {});
 
-  // Stores many events; one result per event, in order. Events of one
-  // episode are committed together.
+  // Stores many events; one result per event, in order. Every event of the
+  // batch is prepared (episode by episode, in the order episodes first
+  // appear), then all their commits are queued before any is waited for, so
+  // the store can group the whole batch into as few transactions as it can.
+  // The batch holds the locks of all its episodes and clinicians (one global
+  // order, see LockBatch) until its commits are settled. A commit that lost
+  // a version race (ABORTED) is redone on fresh state with the other such
+  // events of its episode, up to 3 attempts; prompts are published once
+  // their event's commit is durable.
   // `server_stamped_time`: occurred_at was filled in by the server (a
   // feedback call without a time), so a retry whose only difference is that
   // time is a replay, not a conflict.
@@ -122,33 +133,74 @@ class AllianceEngine {
     store::EventCommit commit;
     v1::SubmitEventResponse response;
     bool replayed = false;  // response is a stored one; nothing to commit
+    // Every prompt of the episode after this event (Evaluate to Prepare).
+    std::vector<v1::Prompt> prompts;
+  };
+
+  // What a batch has prepared and queued but may not see committed yet,
+  // across its episodes: what a later episode of the batch would have read
+  // from the store had the earlier commits been applied. Owned by one
+  // SubmitBatch call (one attempt); not shared between threads.
+  struct BatchState {
+    using HeldKey = std::pair<std::string, int>;  // episode_id, session
+    struct Held {
+      std::string clinician_id;
+      absl::Time start;
+      absl::Time end;
+    };
+    // Event ids prepared for commit.
+    std::set<std::string> event_ids;
+    // Held sessions, as the store derives them from session_held events.
+    std::map<HeldKey, Held> held;
+    // Live clinician-scoped prompts by id, latest version.
+    std::map<std::string, v1::Prompt> clinician_prompts;
+
+    void Add(const store::EventCommit& commit);
   };
 
   // `snapshot` is the episode as stored plus events prepared earlier in the
-  // same batch; it is advanced past this event on success.
+  // same batch; it is advanced past this event on success and left as it
+  // was on any error (its events may be reordered: the fold sorts them).
+  // The episode is folded once, with this event.
   absl::StatusOr<Prepared> Prepare(const RuleSet& set,
                                    const std::string& tenant,
                                    const v1::SessionEvent& event,
                                    store::EpisodeSnapshot& snapshot,
+                                   const BatchState& batch,
                                    bool server_stamped_time);
+  // Prepare's rule work on the folded `history` (snapshot's events plus
+  // `event`); fills everything of the commit but tenant, fingerprint and
+  // expected_version.
+  absl::StatusOr<Prepared> Evaluate(const RuleSet& set,
+                                    const std::string& tenant,
+                                    const v1::SessionEvent& event,
+                                    const store::EpisodeSnapshot& snapshot,
+                                    const BatchState& batch,
+                                    const EpisodeHistory& history);
   // Whether a failure of this module fails the request (ModulePolicy).
   static bool FailsRequests(const v1::RulesConfig& rules,
                             const std::string& module_id);
   // The stored response when exactly this event was stored before.
   absl::StatusOr<v1::SubmitEventResponse> StoredReplay(
       const std::string& tenant, const v1::SessionEvent& event);
-  absl::Status CheckEpisodeConsistency(const v1::SessionEvent& event,
-                                       const store::EpisodeSnapshot& snapshot,
-                                       const EpisodeHistory* history) const;
+  // `before`: the episode without `event` (EpisodeHistory::Prior).
+  absl::Status CheckEpisodeConsistency(
+      const v1::SessionEvent& event, const store::EpisodeSnapshot& snapshot,
+      const EpisodeHistory::Prior& before) const;
+  // The clinician's held sessions on the event's UTC day: the store's,
+  // updated with those prepared earlier in the batch.
   absl::StatusOr<ClinicianDay> LoadClinicianDay(const std::string& tenant,
-                                                const v1::SessionEvent& event);
-  std::mutex& EpisodeLock(const std::string& tenant,
-                          const std::string& episode_id);
-  // Clinician-scoped prompts are shared by a clinician's episodes: their
-  // read-modify-write is serialised per clinician (taken after the episode
-  // lock, in index order).
-  std::vector<std::unique_lock<std::mutex>> LockClinicians(
+                                                const v1::SessionEvent& event,
+                                                const BatchState& batch);
+  size_t EpisodeStripe(const std::string& tenant,
+                       const std::string& episode_id) const;
+  // The locks of a batch: the stripes of `episode_ids` ascending, then the
+  // clinician stripes of events[indexes] ascending, each once. Clinician-
+  // scoped prompts are shared by a clinician's episodes: their
+  // read-modify-write is serialised per clinician.
+  std::vector<std::unique_lock<std::mutex>> LockBatch(
       const std::string& tenant, const std::vector<v1::SessionEvent>& events,
+      const std::vector<std::string>& episode_ids,
       const std::vector<size_t>& indexes);
   void Publish(const std::string& tenant,
                const std::vector<v1::Prompt>& changed);

@@ -12,6 +12,9 @@ namespace {
 // session, a WAI-SR or SAI now and then).
 constexpr std::size_t kMeasuresPerSession = 4;
 
+// No event is being added (Fold): the prior is the whole history.
+constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
 }  // namespace
 
 absl::Time ToTime(const google::protobuf::Timestamp& ts) {
@@ -33,6 +36,25 @@ google::protobuf::Timestamp ToProto(absl::Time t) {
 
 EpisodeHistory EpisodeHistory::Fold(std::vector<v1::SessionEvent> events,
                                     const InstrumentRegistry& instruments) {
+  return FoldImpl(std::move(events), instruments, kNone);
+}
+
+EpisodeHistory EpisodeHistory::FoldWithNew(
+    std::vector<v1::SessionEvent> events,
+    const InstrumentRegistry& instruments) {
+  const std::size_t added = events.empty() ? kNone : events.size() - 1;
+  return FoldImpl(std::move(events), instruments, added);
+}
+
+std::vector<v1::SessionEvent> EpisodeHistory::ReleaseEvents() && {
+  std::vector<v1::SessionEvent> events = std::move(events_);
+  *this = EpisodeHistory();
+  return events;
+}
+
+EpisodeHistory EpisodeHistory::FoldImpl(std::vector<v1::SessionEvent> events,
+                                        const InstrumentRegistry& instruments,
+                                        std::size_t added) {
   EpisodeHistory h;
   // Order by occurred_at then event_id, stably. Each time is converted once,
   // and events usually arrive in order already: then nothing moves.
@@ -57,17 +79,25 @@ EpisodeHistory EpisodeHistory::Fold(std::vector<v1::SessionEvent> events,
     std::vector<absl::Time> sorted_times;
     sorted.reserve(events.size());
     sorted_times.reserve(events.size());
+    std::size_t added_at = kNone;
     for (std::size_t i : order) {
+      if (i == added) added_at = sorted.size();
       sorted.push_back(std::move(events[i]));
       sorted_times.push_back(times[i]);
     }
+    added = added_at;
     events = std::move(sorted);
     times = std::move(sorted_times);
   }
   h.events_ = std::move(events);
 
-  auto session = [&h](int n) -> SessionRecord& {
+  // Whether the event being folded is one of the prior ones (not `added`).
+  bool in_prior = true;
+  auto session = [&h, &in_prior](int n) -> SessionRecord& {
     h.latest_session_ = std::max(h.latest_session_, n);
+    if (in_prior) {
+      h.prior_.latest_session = std::max(h.prior_.latest_session, n);
+    }
     Sessions& s = h.sessions_;
     // Events in time order mostly name the latest session.
     auto it = s.end();
@@ -89,14 +119,19 @@ EpisodeHistory EpisodeHistory::Fold(std::vector<v1::SessionEvent> events,
   };
   // The event whose episode reference is the episode's (copied once).
   const v1::SessionEvent* reference = nullptr;
+  // The same without the added event (Prior).
+  const v1::SessionEvent* prior_reference = nullptr;
   for (std::size_t i = 0; i < h.events_.size(); ++i) {
     const v1::SessionEvent& e = h.events_[i];
+    in_prior = i != added;
     // Feedback events copy a prompt's reference, which may predate a
     // transfer: only clinical events say who the episode belongs to now.
-    if (!e.has_prompt_feedback() || reference == nullptr ||
-        reference->episode().episode_id().empty()) {
-      reference = &e;
-    }
+    auto refers = [&e](const v1::SessionEvent* current) {
+      return !e.has_prompt_feedback() || current == nullptr ||
+             current->episode().episode_id().empty();
+    };
+    if (refers(reference)) reference = &e;
+    if (in_prior && refers(prior_reference)) prior_reference = &e;
     const int payload = static_cast<int>(e.payload_case());
     if (payload < kFirstOfSlots && h.first_of_[payload] == nullptr) {
       h.first_of_[payload] = &e;
@@ -161,6 +196,7 @@ EpisodeHistory EpisodeHistory::Fold(std::vector<v1::SessionEvent> events,
         break;
       case v1::SessionEvent::kEpisodeClosed:
         h.closed_ = e.episode_closed();
+        if (in_prior) h.prior_.closed = true;
         break;
       case v1::SessionEvent::kPromptFeedback:
         h.feedback_.push_back(&e);
@@ -170,6 +206,9 @@ EpisodeHistory EpisodeHistory::Fold(std::vector<v1::SessionEvent> events,
     }
   }
   if (reference != nullptr) h.episode_ = reference->episode();
+  if (prior_reference != nullptr) {
+    h.prior_.episode = &prior_reference->episode();
+  }
   for (const auto& [n, r] : h.sessions_) {
     if (r.held) {
       ++h.sessions_held_;

@@ -8,6 +8,7 @@
 #define ATTUNE_SERVICE_ENGINE_EPISODE_HISTORY_H_
 
 #include <array>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <utility>
@@ -50,11 +51,33 @@ class EpisodeHistory {
   EpisodeHistory(const EpisodeHistory&) = delete;
   EpisodeHistory& operator=(const EpisodeHistory&) = delete;
 
+  // The episode as it was without the event being added (FoldWithNew):
+  // exactly what Fold() of the other events would report as episode(),
+  // closed().has_value() and latest_session(). What the engine checks a new
+  // event against, without folding the episode twice. The pointer is into
+  // the history's events() and lives as long as the history.
+  struct Prior {
+    // episode() without the new event (empty when it is the only event).
+    const v1::EpisodeRef* episode = &v1::EpisodeRef::default_instance();
+    bool closed = false;
+    int latest_session = 0;
+  };
+
   // Folds `events` (any order; each already validated) into a history.
   // Measures are scored with `instruments`; an event that no longer scores
   // (configuration changed) is kept in events() but left out of sessions().
+  // prior() then describes all of them.
   static EpisodeHistory Fold(std::vector<v1::SessionEvent> events,
                              const InstrumentRegistry& instruments);
+  // The same, where events.back() is the event being added: prior()
+  // describes the history without it. `events` must not be empty.
+  static EpisodeHistory FoldWithNew(std::vector<v1::SessionEvent> events,
+                                    const InstrumentRegistry& instruments);
+
+  // Gives the events back (ordered as events()) and leaves the history
+  // empty, so that a caller can add one and fold again without copying the
+  // vector. Every pointer into the history is invalid afterwards.
+  std::vector<v1::SessionEvent> ReleaseEvents() &&;
 
   // The episode reference of the latest event (clinician may change on
   // transfer).
@@ -94,8 +117,15 @@ class EpisodeHistory {
   // episode's clinical clock. Feedback given weeks later must not age the
   // episode's prompts.
   absl::Time latest_clinical_time() const { return latest_clinical_time_; }
+  // See Prior.
+  const Prior& prior() const { return prior_; }
 
  private:
+  // `added`: index into `events` of the event being added, or npos.
+  static EpisodeHistory FoldImpl(std::vector<v1::SessionEvent> events,
+                                 const InstrumentRegistry& instruments,
+                                 std::size_t added);
+
   v1::EpisodeRef episode_;
   std::vector<v1::SessionEvent> events_;
   Sessions sessions_;
@@ -112,6 +142,7 @@ class EpisodeHistory {
   std::array<const v1::SessionEvent*, kFirstOfSlots> first_of_{};
   absl::Time latest_time_ = absl::InfinitePast();
   absl::Time latest_clinical_time_ = absl::InfinitePast();
+  Prior prior_;
 };
 
 // Time helpers shared by the engine and the modules.

@@ -23,7 +23,22 @@
 //                          the native adapter (JSON both ways), 20 sessions:
 //                          quiet (no prompt) and fires (one prompt parsed)
 //   BM_WorkloadEpisode     the load generator's cost to make one episode
+//   BM_SubmitEvent/20      AllianceEngine::Submit of one event (a late SRS
+//                          for the last session) into an episode of 20
+//                          sessions, against a real SQLite store in a temp
+//                          dir (WAL, synchronous=FULL, plaintext as the
+//                          harness runs attuned): validation, idempotency
+//                          lookup, load, fold, pipeline, reconcile, commit
+//   BM_SubmitBatch/20      AllianceEngine::SubmitBatch of 500 events (whole
+//                          20-session episodes, as a backfill sends them)
+//                          against the same kind of store; per event
+//
+// The two store benchmarks wait for fsync: their wall time is the measure
+// (CPU time is this thread's only, not the store's writer thread).
+#include <stdlib.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,11 +48,13 @@
 #include "google/protobuf/util/json_util.h"
 #include "plugins/builtin/registry.h"
 #include "service/config/config_loader.h"
+#include "service/engine/alliance_engine.h"
 #include "service/engine/episode_history.h"
 #include "service/engine/native_plugin.h"
 #include "service/engine/prompt_reconciler.h"
 #include "service/engine/rule_pipeline.h"
 #include "service/engine/rule_set.h"
+#include "service/store/sqlite/sqlite_store.h"
 #include "tests/bench/workload.h"
 
 namespace attune::bench {
@@ -276,6 +293,142 @@ void BM_WorkloadEpisode(benchmark::State& state) {
   state.SetItemsProcessed(events);
 }
 BENCHMARK(BM_WorkloadEpisode);
+
+// An engine as attuned runs it (default configuration, built-in modules)
+// over a SQLite store in a fresh temp dir, removed with it.
+class StoreEngine {
+ public:
+  StoreEngine() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
+        "/attune-microbench-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) std::abort();
+    dir_ = pattern;
+    store::SqliteStoreOptions options;
+    options.path = dir_ + "/attune.db";
+    auto store = store::SqliteStore::Open(options);
+    if (!store.ok()) {
+      std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
+      std::abort();
+    }
+    store_ = *std::move(store);
+    auto config = config::DefaultConfig();
+    if (!config.ok()) std::abort();
+    auto engine = engine::AllianceEngine::Create(store_.get(), *config,
+                                                 builtin::MakeBuiltinModules());
+    if (!engine.ok()) std::abort();
+    engine_ = *std::move(engine);
+  }
+  ~StoreEngine() {
+    engine_.reset();
+    store_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  StoreEngine(const StoreEngine&) = delete;
+  StoreEngine& operator=(const StoreEngine&) = delete;
+
+  engine::AllianceEngine& engine() { return *engine_; }
+  store::SqliteStore& store() { return *store_; }
+
+  // Submits `events` in batches of at most 500; false when any failed.
+  bool Load(const std::vector<v1::SessionEvent>& events) {
+    for (size_t i = 0; i < events.size(); i += 500) {
+      std::vector<v1::SessionEvent> batch(
+          events.begin() + static_cast<std::ptrdiff_t>(i),
+          events.begin() +
+              static_cast<std::ptrdiff_t>(std::min(events.size(), i + 500)));
+      for (const auto& r : engine_->SubmitBatch(kTenant, batch)) {
+        if (!r.ok()) {
+          std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<engine::AllianceEngine> engine_;
+};
+
+// Episodes kept at `sessions` sessions that BM_SubmitEvent adds to in turn
+// (each grows by iterations / kEpisodes late measures).
+constexpr int kSubmitEpisodes = 32;
+
+void BM_SubmitEvent(benchmark::State& state) {
+  const int sessions = static_cast<int>(state.range(0));
+  StoreEngine s;
+  std::vector<v1::SessionEvent> srs;  // each episode's last client SRS
+  std::vector<v1::SessionEvent> all;
+  for (int64_t i = 0; i < kSubmitEpisodes; ++i) {
+    std::vector<v1::SessionEvent> events = History(sessions, i);
+    for (auto it = events.rbegin(); it != events.rend(); ++it) {
+      if (it->has_measure_recorded() &&
+          it->measure_recorded().instrument() == v1::INSTRUMENT_SRS) {
+        srs.push_back(*it);
+        break;
+      }
+    }
+    all.insert(all.end(), events.begin(), events.end());
+  }
+  if (srs.size() != static_cast<size_t>(kSubmitEpisodes) || !s.Load(all)) {
+    state.SkipWithError("could not load the episodes");
+    return;
+  }
+  int64_t n = 0;
+  for (auto _ : state) {
+    v1::SessionEvent e = srs[static_cast<size_t>(n % kSubmitEpisodes)];
+    e.set_event_id(absl::StrCat(e.event_id(), "-late-", n++));
+    absl::StatusOr<v1::SubmitEventResponse> r = s.engine().Submit(kTenant, e);
+    if (!r.ok() || r->replayed()) {
+      state.SkipWithError(r.ok() ? "replayed" : r.status().ToString().c_str());
+      break;
+    }
+  }
+  state.counters["events"] = static_cast<double>(all.size()) / kSubmitEpisodes;
+}
+BENCHMARK(BM_SubmitEvent)->Arg(20)->UseRealTime();
+
+void BM_SubmitBatch(benchmark::State& state) {
+  constexpr size_t kBatch = 500;
+  const int sessions = static_cast<int>(state.range(0));
+  StoreEngine s;
+  Workload w(
+      {.id_prefix = "mb", .min_sessions = sessions, .max_sessions = sessions});
+  int64_t next = 0;
+  int64_t events = 0;
+  const int64_t transactions_before = s.store().stats().batches;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::vector<v1::SessionEvent> batch;
+    while (batch.size() < kBatch) {
+      std::vector<v1::SessionEvent> episode =
+          w.EpisodePrefix(next++, kBatch - batch.size());
+      batch.insert(batch.end(), episode.begin(), episode.end());
+    }
+    state.ResumeTiming();
+    for (const auto& r : s.engine().SubmitBatch(kTenant, batch)) {
+      if (!r.ok()) {
+        state.SkipWithError(r.status().ToString().c_str());
+        break;
+      }
+    }
+    events += static_cast<int64_t>(batch.size());
+  }
+  state.SetItemsProcessed(events);
+  // Write transactions (fsyncs) per SubmitBatch call.
+  state.counters["transactions"] = benchmark::Counter(
+      static_cast<double>(s.store().stats().batches - transactions_before),
+      benchmark::Counter::kAvgIterations);
+}
+BENCHMARK(BM_SubmitBatch)
+    ->Arg(20)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace attune::bench
