@@ -2,15 +2,26 @@
 //
 //   ATTUNE_LOG(INFO) << "store opened" << LogField("journal", "wal");
 //
-// One line per message on stderr: time, level, message, key=value fields.
+// One line per message on stderr: time, level, message, key=value fields
+// (LogFormat::kText), or one JSON object per line (LogFormat::kJson):
+//   {"time":"2026-01-02T03:04:05.678Z","level":"INFO","msg":"store opened",
+//    "src":"sqlite_store.cc:120","journal":"wal"}
+// with every field value a JSON string. Lines about one call carry its
+// request id as a field (LogField("request_id", ...); see
+// service/ops/request_id.h): pass it explicitly, there is no per-thread
+// context.
 // Never pass client or clinician identifiers, dates of birth or free text:
 // log counts, codes, module ids and Attune's own ids only.
+//
+// Threading: every function may be called from any thread; lines are
+// written whole, one at a time. Set the format and sink at start-up.
 #ifndef ATTUNE_SERVICE_COMMON_LOG_H_
 #define ATTUNE_SERVICE_COMMON_LOG_H_
 
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace attune {
 
@@ -23,6 +34,17 @@ LogLevel MinLogLevel();
 // Where log lines go. Default stderr; tests may capture them.
 using LogSink = void (*)(std::string_view line);
 void SetLogSink(LogSink sink);
+
+enum class LogFormat { kText = 0, kJson = 1 };
+// Default kText.
+void SetLogFormat(LogFormat format);
+LogFormat GetLogFormat();
+
+// `s` as a JSON string literal, quotes included: '"' and '\' escaped, control
+// characters (U+0000-U+001F, U+007F) as \n, \t... or \u00XX, valid UTF-8 kept
+// as is and each byte of invalid UTF-8 replaced by U+FFFD, so the result is
+// always valid JSON (RFC 8259).
+std::string JsonQuote(std::string_view s);
 
 struct LogField {
   template <typename T>
@@ -54,7 +76,7 @@ class LogMessage {
   const char* file_;
   int line_;
   std::ostringstream message_;
-  std::string fields_;
+  std::vector<LogField> fields_;
 };
 
 }  // namespace attune

@@ -165,16 +165,56 @@ absl::Status CheckServer(const v1::ServerConfig& c) {
       .AtLeast(c.max_message_bytes(), 1, "max_message_bytes")
       .AtLeast(c.max_send_message_bytes(), 1, "max_send_message_bytes")
       .AtLeast(c.shutdown_grace_seconds(), 0, "shutdown_grace_seconds")
+      .Range(c.shutdown_drain_seconds(), 0, 3600, "shutdown_drain_seconds")
       .status();
+}
+
+// The operations endpoint (OpsConfig): "host:port" with a numeric port, or
+// empty for none; the address is not checked for loopback, as nothing on
+// it is health data.
+absl::Status CheckOps(const v1::OpsConfig& c) {
+  const std::string& address = c.listen_address();
+  if (!address.empty()) {
+    const size_t colon = address.rfind(':');
+    const std::string port =
+        colon == std::string::npos ? "" : address.substr(colon + 1);
+    const bool digits =
+        !port.empty() && port.size() <= 5 &&
+        port.find_first_not_of("0123456789") == std::string::npos;
+    if (colon == 0 || !digits || std::stoi(port) > 65535) {
+      return Invalid("ops.listen_address",
+                     "must be host:port (port 0-65535; 0 picks a free one), "
+                     "or empty to turn the endpoint off");
+    }
+  }
+  if (!c.log_format().empty() && c.log_format() != "text" &&
+      c.log_format() != "json") {
+    return Invalid("ops.log_format", "must be \"text\" or \"json\"");
+  }
+  return absl::OkStatus();
 }
 
 // Whether keys are present at all (key_file, ATTUNE_STORAGE_KEYS or
 // allow_plaintext) is decided at start-up by LoadStorageKeys
 // (storage_keys.h): the environment is not part of the configuration.
 absl::Status CheckStore(const v1::StoreConfig& c) {
+  if (c.has_postgres_dsn()) {
+    // The DSN may hold a password: errors name the field, never its value.
+    if (c.postgres_dsn().empty()) {
+      return Invalid("store.postgres_dsn",
+                     "is empty; give a libpq connection string, or leave it "
+                     "unset to use sqlite_path");
+    }
+    ATTUNE_RETURN_IF_ERROR(
+        FieldChecks("store")
+            .Range(c.postgres_pool_size(), 2, 256, "postgres_pool_size")
+            .status());
+  } else {
+    ATTUNE_RETURN_IF_ERROR(
+        FieldChecks("store").Required(c.sqlite_path(), "sqlite_path").status());
+  }
   ATTUNE_RETURN_IF_ERROR(
       FieldChecks("store")
-          .Required(c.sqlite_path(), "sqlite_path")
           .AtLeast(c.group_commit_max_batch(), 1, "group_commit_max_batch")
           .status());
   if (c.has_key_file() && c.key_file().empty()) {
@@ -563,6 +603,7 @@ absl::Status CheckRetention(const v1::ServerConfig& c) {
 
 absl::Status ValidateConfig(const v1::ServerConfig& config) {
   ATTUNE_RETURN_IF_ERROR(CheckServer(config));
+  ATTUNE_RETURN_IF_ERROR(CheckOps(config.ops()));
   ATTUNE_RETURN_IF_ERROR(CheckStore(config.store()));
   ATTUNE_RETURN_IF_ERROR(CheckPlugins(config));
   ATTUNE_RETURN_IF_ERROR(CheckRemoteModules(config));

@@ -28,8 +28,24 @@ void PromptBus::Unsubscribe(int64_t token) {
   subscribers_.erase(token);
 }
 
-void PromptBus::Publish(const std::string& tenant, const v1::Prompt& prompt) {
+void PromptBus::SetObserver(Callback observer) {
   std::lock_guard<std::mutex> lock(mu_);
+  observer_ = std::move(observer);
+}
+
+void PromptBus::Publish(const std::string& tenant, const v1::Prompt& prompt) {
+  Deliver(tenant, prompt, /*observe=*/true);
+}
+
+void PromptBus::PublishRelayed(const std::string& tenant,
+                               const v1::Prompt& prompt) {
+  Deliver(tenant, prompt, /*observe=*/false);
+}
+
+void PromptBus::Deliver(const std::string& tenant, const v1::Prompt& prompt,
+                        bool observe) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (observe && observer_) observer_(prompt);
   for (auto& [token, sub] : subscribers_) {
     if (sub.filter.Matches(tenant, prompt)) sub.on_prompt(prompt);
   }

@@ -35,7 +35,16 @@ class PromptBus {
   int64_t Subscribe(PromptFilter filter, Callback on_prompt,
                     CloseCallback on_close);
   void Unsubscribe(int64_t token);
+  // `observer` sees every published prompt, of every tenant, before the
+  // subscribers, under the bus's lock: it must only count (metrics) and
+  // never call back into the bus. Replaces the previous observer; empty
+  // removes it.
+  void SetObserver(Callback observer);
   void Publish(const std::string& tenant, const v1::Prompt& prompt);
+  // Publish for a change another process made and already counted (a
+  // prompt relayed from a shared store): subscribers get it, the observer
+  // does not, so metrics summed over replicas count each change once.
+  void PublishRelayed(const std::string& tenant, const v1::Prompt& prompt);
   // Tells every subscriber the stream is over; later subscriptions are
   // closed at once.
   void Close();
@@ -47,8 +56,12 @@ class PromptBus {
     Callback on_prompt;
     CloseCallback on_close;
   };
+  void Deliver(const std::string& tenant, const v1::Prompt& prompt,
+               bool observe);
+
   mutable std::mutex mu_;
   std::map<int64_t, Subscriber> subscribers_;
+  Callback observer_;
   int64_t next_token_ = 1;
   bool closed_ = false;
 };

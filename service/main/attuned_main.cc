@@ -16,6 +16,7 @@
 #include "service/config/storage_keys.h"
 #include "service/engine/module_set.h"
 #include "service/server/attune_server.h"
+#include "service/store/postgres/postgres_store.h"
 #include "service/store/sqlite/sqlite_store.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -30,6 +31,10 @@ ABSL_FLAG(std::string, key_file, "",
           "Storage key file (0600; `attunectl keys generate --out FILE` "
           "makes one); overrides store.key_file. Without it and without "
           "store.key_file, the keys come from $ATTUNE_STORAGE_KEYS");
+ABSL_FLAG(std::string, ops_listen, "",
+          "host:port of the operations endpoint (/metrics, /livez, /readyz); "
+          "overrides ops.listen_address (default 127.0.0.1:9464; port 0 "
+          "picks a free port; \"none\" turns it off)");
 ABSL_FLAG(bool, print_config, false,
           "Print the effective configuration and exit");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
@@ -61,6 +66,7 @@ struct FlagOverrides {
   std::string listen;
   std::string db;
   std::string key_file;
+  std::string ops_listen;
 };
 
 // The effective configuration: the file over the defaults, then the flag
@@ -75,6 +81,10 @@ absl::StatusOr<attune::v1::ServerConfig> LoadConfig(
   if (!flags.key_file.empty()) {
     config->mutable_store()->set_key_file(flags.key_file);
   }
+  if (!flags.ops_listen.empty()) {
+    config->mutable_ops()->set_listen_address(
+        flags.ops_listen == "none" ? "" : flags.ops_listen);
+  }
   if (absl::Status valid = attune::config::ValidateConfig(*config);
       !valid.ok()) {
     return valid;
@@ -85,6 +95,30 @@ absl::StatusOr<attune::v1::ServerConfig> LoadConfig(
 std::string HostOf(const std::string& address) {
   auto colon = address.rfind(':');
   return colon == std::string::npos ? address : address.substr(0, colon);
+}
+
+// The backend the configuration names: PostgreSQL when store.postgres_dsn
+// is set (several replicas on one database), else the SQLite file. The log
+// names the backend, never the DSN (it may hold a password) or the path.
+absl::StatusOr<std::unique_ptr<attune::store::Store>> OpenStore(
+    const attune::v1::StoreConfig& config,
+    std::shared_ptr<const attune::security::KeyRing> keys) {
+  if (config.has_postgres_dsn()) {
+    attune::store::PostgresStoreOptions options;
+    options.dsn = config.postgres_dsn();
+    options.pool_size = config.postgres_pool_size();
+    options.max_batch = config.group_commit_max_batch();
+    options.keys = std::move(keys);
+    ATTUNE_LOG(INFO) << "store: postgres"
+                     << attune::LogField("pool_size", options.pool_size);
+    return attune::store::OpenPostgresStore(options);
+  }
+  attune::store::SqliteStoreOptions options;
+  options.path = config.sqlite_path();
+  options.max_batch = config.group_commit_max_batch();
+  options.keys = std::move(keys);
+  ATTUNE_LOG(INFO) << "store: sqlite";
+  return attune::store::OpenSqliteStore(options);
 }
 
 }  // namespace
@@ -100,12 +134,17 @@ int main(int argc, char** argv) {
   if (level == "error") attune::SetMinLogLevel(attune::LogLevel::kError);
 
   const std::string config_path = absl::GetFlag(FLAGS_config);
-  const FlagOverrides overrides{absl::GetFlag(FLAGS_listen),
-                                absl::GetFlag(FLAGS_db),
-                                absl::GetFlag(FLAGS_key_file)};
+  const FlagOverrides overrides{
+      absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_db),
+      absl::GetFlag(FLAGS_key_file), absl::GetFlag(FLAGS_ops_listen)};
   absl::StatusOr<attune::v1::ServerConfig> config =
       LoadConfig(config_path, overrides);
   if (!config.ok()) return Fail(config.status());
+  // From here on, every line in the configured format (a refused
+  // configuration is reported in text: its format is unknown).
+  if (config->ops().log_format() == "json") {
+    attune::SetLogFormat(attune::LogFormat::kJson);
+  }
   if (!IsLocalAddress(config->listen_address()) && !config->has_tls()) {
     if (!absl::GetFlag(FLAGS_insecure_remote)) {
       return Fail(absl::FailedPreconditionError(
@@ -158,11 +197,7 @@ int main(int argc, char** argv) {
   auto modules = attune::engine::LoadRuleModules(*config);
   if (!modules.ok()) return Fail(modules.status());
 
-  attune::store::SqliteStoreOptions store_options;
-  store_options.path = config->store().sqlite_path();
-  store_options.max_batch = config->store().group_commit_max_batch();
-  store_options.keys = keys->ring;
-  auto store = attune::store::OpenSqliteStore(store_options);
+  auto store = OpenStore(config->store(), keys->ring);
   if (!store.ok()) return Fail(store.status());
 
   // Reloads (SIGHUP, RuleAdmin.ReloadModules) re-read the file with the
@@ -180,15 +215,44 @@ int main(int argc, char** argv) {
       *config, *std::move(store), *std::move(modules), std::move(source),
       keys->ring);
   if (!server.ok()) return Fail(server.status());
-  // One machine-readable line on stdout: scripts and tests read the port.
-  std::cout << "attuned serving on " << HostOf(config->listen_address()) << ":"
-            << (*server)->port() << std::endl;
+  // Machine-readable lines on stdout: scripts and tests read the port from
+  // the first, and the operations port from the second when there is one.
+  // One write, so a reader that stops after the first line cannot make the
+  // second fail.
+  std::string ready_lines = "attuned serving on " +
+                            HostOf(config->listen_address()) + ":" +
+                            std::to_string((*server)->port()) + "\n";
+  if ((*server)->ops_port() != 0) {
+    ready_lines += "attuned ops on " + HostOf(config->ops().listen_address()) +
+                   ":" + std::to_string((*server)->ops_port()) + "\n";
+  }
+  std::cout << ready_lines << std::flush;
 
   int sig = 0;
   while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
     // Reload logs its outcome (and why it was refused).
     ATTUNE_LOG(INFO) << "SIGHUP: reloading the module set";
     (void)(*server)->Reload();
+  }
+  // Drain: not ready and NOT_SERVING while calls are still served, so load
+  // balancers move traffic away before the port closes. A second SIGTERM
+  // or SIGINT ends the wait; SIGHUP is ignored by now.
+  (*server)->BeginDrain();
+  const int drain_seconds = config->shutdown_drain_seconds();
+  if (drain_seconds > 0) {
+    ATTUNE_LOG(INFO) << "draining before shutdown"
+                     << attune::LogField("seconds", drain_seconds);
+    const absl::Time until = absl::Now() + absl::Seconds(drain_seconds);
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP);
+    while (absl::Now() < until) {
+      const timespec left = absl::ToTimespec(until - absl::Now());
+      const int got = sigtimedwait(&stop_signals, nullptr, &left);
+      if (got == SIGTERM || got == SIGINT) break;
+    }
   }
   (*server)->Shutdown(absl::Seconds(config->shutdown_grace_seconds()));
   ATTUNE_LOG(INFO) << "attuned stopped" << attune::LogField("signal", sig);

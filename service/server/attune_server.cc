@@ -20,7 +20,9 @@
 #include "service/common/log.h"
 #include "service/common/status_macros.h"
 #include "service/engine/module_set.h"
+#include "service/ops/rpc_interceptor.h"
 #include "service/server/module_reports.h"
+#include "service/server/prompt_feed.h"
 
 namespace attune::server {
 namespace {
@@ -199,6 +201,21 @@ void ApplyConnectionLimits(const v1::LimitsConfig& limits,
      limits.max_connection_idle_seconds(), GRPC_ARG_MAX_CONNECTION_IDLE_MS);
 }
 
+// The methods the RPC interceptor labels by name; anything else a client
+// asks for is "other".
+std::set<std::string> ServedMethods() {
+  std::set<std::string> methods = ops::MethodsOf(
+      {kServiceName, "attune.v1.RuleAdmin", "attune.v1.DataAdmin"});
+  // Health and reflection are not in the generated descriptor pool.
+  for (const char* m :
+       {"grpc.health.v1.Health/Check", "grpc.health.v1.Health/Watch",
+        "grpc.reflection.v1alpha.ServerReflection/"
+        "ServerReflectionInfo"}) {
+    methods.insert(m);
+  }
+  return methods;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
@@ -206,12 +223,19 @@ absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
     std::vector<std::unique_ptr<engine::RuleModule>> modules,
     ConfigSource source, std::shared_ptr<const security::KeyRing> keys) {
   std::unique_ptr<AttuneServer> s(new AttuneServer());
-  s->store_ = std::move(store);
+  s->metrics_ = std::make_unique<ops::Metrics>();
+  auto metered =
+      std::make_unique<ops::MeteredStore>(std::move(store), s->metrics_.get());
+  s->metered_store_ = metered.get();
+  s->store_ = std::move(metered);
   s->audit_ = std::make_unique<AuditTrail>(s->store_.get(), keys);
   s->source_ = std::move(source);
   ATTUNE_ASSIGN_OR_RETURN(
       s->engine_, engine::AllianceEngine::Create(s->store_.get(), config,
                                                  std::move(modules)));
+  ATTUNE_ASSIGN_OR_RETURN(
+      s->prompt_feed_,
+      RelayCommittedPrompts(s->metered_store_->inner(), s->engine_->bus()));
   ATTUNE_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                           CredentialsFor(config));
   ATTUNE_ASSIGN_OR_RETURN(s->callers_, CallerResolver::Create(config));
@@ -228,10 +252,61 @@ absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
   s->data_admin_ = std::make_unique<DataAdminServiceImpl>(
       s->store_.get(), s->pool_.get(), s->callers_.get(), s->audit_.get());
 
+  // Metrics: prompt changes as they are published (module, severity and
+  // status only), the rest read from the engine and store on each scrape.
+  ops::Metrics* metrics = s->metrics_.get();
+  s->engine_->bus().SetObserver([metrics](const v1::Prompt& p) {
+    metrics->CountPromptChange(p.module_id(), ops::SeverityLabel(p.severity()),
+                               ops::PromptStatusLabel(p.status()));
+  });
+  ops::ScrapeSources sources;
+  sources.events = [self] {
+    const engine::EngineStats& stats = self->engine_->stats();
+    return ops::EventCounts{stats.events_accepted.load(),
+                            stats.events_replayed.load(),
+                            stats.events_rejected.load()};
+  };
+  sources.modules = [self] {
+    std::shared_ptr<const engine::RuleSet> set = self->engine_->rules();
+    std::vector<ops::ModuleCounts> out;
+    for (const engine::ModuleHealth& h :
+         set->pipeline().Health(set->config().rules())) {
+      out.push_back({h.module_id, h.evaluations, h.errors, h.timeouts});
+    }
+    return out;
+  };
+  sources.store_batches = [self] { return self->metered_store_->batches(); };
+  s->metrics_->SetSources(std::move(sources));
+  // Before the gRPC port opens, so a bad ops address fails the start
+  // cleanly; /readyz says 503 until the end of Start.
+  if (!config.ops().listen_address().empty()) {
+    ops::HttpEndpoint::Options ops_options;
+    ops_options.listen_address = config.ops().listen_address();
+    ops_options.routes["/metrics"] = [metrics] {
+      return ops::HttpResponse{200, metrics->Scrape(),
+                               "text/plain; version=0.0.4; charset=utf-8"};
+    };
+    ops_options.routes["/livez"] = [] {
+      return ops::HttpResponse{200, "ok\n"};
+    };
+    ops_options.routes["/readyz"] = [self] {
+      return self->ready() ? ops::HttpResponse{200, "ready\n"}
+                           : ops::HttpResponse{503, "not ready\n"};
+    };
+    ATTUNE_ASSIGN_OR_RETURN(s->ops_endpoint_,
+                            ops::HttpEndpoint::Start(std::move(ops_options)));
+  }
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen_address(), credentials, &s->port_);
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(
+      ops::MakeRpcInterceptorFactory(metrics, ServedMethods()));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(s->service_.get());
   builder.RegisterService(s->admin_.get());
   builder.RegisterService(s->data_admin_.get());
@@ -254,13 +329,14 @@ absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
   if (s->retention_.episode_days() > 0) {
     s->retention_thread_ = std::thread([self] { self->RetentionLoop(); });
   }
+  s->ready_ = true;
   ATTUNE_LOG(INFO)
       << "attuned serving" << LogField("port", s->port_)
       << LogField("transport", TransportName(config))
       << LogField("auth", config.has_auth() ? "jwt" : "none")
-      << LogField(
-             "modules",
-             s->engine_->rules()->pipeline().Health(config.rules()).size());
+      << LogField("modules",
+                  s->engine_->rules()->pipeline().Health(config.rules()).size())
+      << LogField("ops_port", s->ops_port());
   return s;
 }
 
@@ -354,10 +430,10 @@ void AttuneServer::StopHealthThread() {
   health_closed_ = true;
 }
 
-void AttuneServer::Shutdown(absl::Duration grace) {
-  if (shut_down_) return;
-  shut_down_ = true;
-  ATTUNE_LOG(INFO) << "shutting down" << LogField("grace", grace);
+void AttuneServer::BeginDrain() {
+  if (draining_.exchange(true)) return;
+  ready_ = false;
+  ATTUNE_LOG(INFO) << "draining: not ready, still serving";
   // No erase starts once shutdown has begun.
   StopRetentionThread();
   // Before the statuses below, which the poller would otherwise overwrite.
@@ -365,6 +441,13 @@ void AttuneServer::Shutdown(absl::Duration grace) {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus(kServiceName, false);
   health->SetServingStatus(false);
+}
+
+void AttuneServer::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  BeginDrain();
+  ATTUNE_LOG(INFO) << "shutting down" << LogField("grace", grace);
   engine_->bus().Close();
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(grace));
@@ -373,6 +456,8 @@ void AttuneServer::Shutdown(absl::Duration grace) {
   // Every call has recorded its rows by now; write them before the store
   // closes (it logs the audit head when it does).
   audit_->Close(kAuditCloseTimeout);
+  // Last: liveness holds until the process is about to exit.
+  if (ops_endpoint_ != nullptr) ops_endpoint_->Stop();
 }
 
 absl::StatusOr<store::EraseCounts> AttuneServer::SweepRetentionNow(

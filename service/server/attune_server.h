@@ -33,8 +33,20 @@
 // and then every retention.sweep_interval_seconds (default 3600), in
 // batches, logging counts only; Shutdown stops it after the batch in hand.
 //
-// Threading: Reload and Shutdown may be called from any thread; reloads run
-// one at a time. Shutdown must not race with the destructor.
+// Operations (service/ops/README.md): every call passes an interceptor that
+// gives it a request id (RequestIdOf in service/ops/request_id.h) and
+// observes its latency; the store is wrapped in a MeteredStore; prompt
+// changes are counted off the prompt bus. With ops.listen_address set, an
+// HTTP endpoint serves /metrics, /livez (200 until Shutdown returns) and
+// /readyz (200 from the end of Start until BeginDrain). Start fails with
+// the endpoint's error when it cannot listen.
+//
+// Drain: BeginDrain turns readiness and every health status to not serving
+// while calls keep being served; Shutdown (which begins the drain itself
+// when needed) then stops accepting and lets calls finish.
+//
+// Threading: Reload, BeginDrain and Shutdown may be called from any thread;
+// reloads run one at a time. Shutdown must not race with the destructor.
 #ifndef ATTUNE_SERVICE_SERVER_ATTUNE_SERVER_H_
 #define ATTUNE_SERVICE_SERVER_ATTUNE_SERVER_H_
 
@@ -53,6 +65,9 @@
 #include "attune/v1/config.pb.h"
 #include "grpcpp/server.h"
 #include "service/engine/alliance_engine.h"
+#include "service/ops/http_endpoint.h"
+#include "service/ops/metered_store.h"
+#include "service/ops/metrics.h"
 #include "service/server/alliance_service.h"
 #include "service/server/audit_trail.h"
 #include "service/server/caller.h"
@@ -89,6 +104,14 @@ class AttuneServer {
 
   // The bound port (useful with ":0").
   int port() const { return port_; }
+  // The operations endpoint's bound port; 0 when ops.listen_address is
+  // empty.
+  int ops_port() const {
+    return ops_endpoint_ != nullptr ? ops_endpoint_->port() : 0;
+  }
+  ops::Metrics& metrics() { return *metrics_; }
+  // True from the end of Start until the drain begins (/readyz).
+  bool ready() const { return ready_.load(); }
   engine::AllianceEngine& engine() { return *engine_; }
   // The audit rows of the calls (Flush in tests).
   AuditTrail& audit() { return *audit_; }
@@ -104,8 +127,15 @@ class AttuneServer {
   // One reload at a time: a second caller waits for the first.
   absl::StatusOr<ReloadOutcome> Reload();
 
-  // Health NOT_SERVING, end watch streams, let in-flight calls finish
-  // within `grace`, then stop. Idempotent.
+  // The first step of shutdown (SIGTERM): /readyz 503 and every health
+  // status NOT_SERVING, the retention sweeper stopped; calls, new ones
+  // included, are still served, so load balancers can move traffic away
+  // first (shutdown_drain_seconds). Idempotent.
+  void BeginDrain();
+
+  // BeginDrain unless done, end watch streams, stop accepting calls and let
+  // in-flight ones finish within `grace`, then stop (the ops endpoint
+  // last). Idempotent.
   void Shutdown(absl::Duration grace);
 
   // One retention sweep as of `now`: erases, in every tenant, the episodes
@@ -129,10 +159,19 @@ class AttuneServer {
   void RetentionLoop();
   void StopRetentionThread();
 
+  // Before everything that reports to it: the store decorator, the prompt
+  // bus's observer, the RPC interceptor.
+  std::unique_ptr<ops::Metrics> metrics_;
+  // A MeteredStore around the real one.
   std::unique_ptr<store::Store> store_;
+  ops::MeteredStore* metered_store_ = nullptr;  // store_, as its real type
   // After the store (closed before it), before the services (which hold it).
   std::unique_ptr<AuditTrail> audit_;
   std::unique_ptr<engine::AllianceEngine> engine_;
+  // Prompts other replicas commit, relayed onto engine_'s bus
+  // (prompt_feed.h); null for a single-process store (SQLite). After the
+  // engine, so it stops before the bus goes.
+  std::unique_ptr<store::PromptFeed> prompt_feed_;
   std::unique_ptr<WorkerPool> pool_;
   // Before the services, which hold it.
   std::unique_ptr<CallerResolver> callers_;
@@ -163,6 +202,11 @@ class AttuneServer {
   // between batches.
   std::atomic<bool> retention_stop_{false};
   std::thread retention_thread_;
+
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> draining_{false};
+  // Last: its handlers read the engine and the store, so it stops first.
+  std::unique_ptr<ops::HttpEndpoint> ops_endpoint_;
 };
 
 }  // namespace attune::server

@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "grpc/grpc_security_constants.h"
 #include "service/common/log.h"
+#include "service/ops/request_id.h"
 #include "service/server/status_conversion.h"
 
 namespace attune::server {
@@ -95,7 +96,8 @@ void LogRefusal(const grpc::ServerContextBase& ctx, Rpc rpc,
   ATTUNE_LOG(WARNING) << "call refused" << LogField("outcome", outcome)
                       << LogField("reason", reason)
                       << LogField("rpc", RpcName(rpc))
-                      << LogField("peer", ctx.peer());
+                      << LogField("peer", ctx.peer())
+                      << LogField("request_id", ops::RequestIdOf(ctx));
 }
 
 absl::Status Unauthenticated(const grpc::ServerContextBase& ctx, Rpc rpc,
@@ -125,6 +127,7 @@ void LogRateLimited(const grpc::ServerContextBase& ctx, Rpc rpc) {
                       << LogField("reason", "rate_limited")
                       << LogField("rpc", RpcName(rpc))
                       << LogField("peer", ctx.peer())
+                      << LogField("request_id", ops::RequestIdOf(ctx))
                       << LogField("refused_since_last_report", refused);
 }
 
@@ -383,7 +386,8 @@ absl::StatusOr<Caller> CallerResolver::Resolve(
                         << LogField("role", needed)
                         << LogField("rpc", RpcName(rpc))
                         << LogField("subject", caller.subject)
-                        << LogField("peer", ctx.peer());
+                        << LogField("peer", ctx.peer())
+                        << LogField("request_id", ops::RequestIdOf(ctx));
     return absl::PermissionDeniedError(
         absl::StrCat("this call needs the ", needed, " role"));
   }

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "service/common/log.h"
+#include "service/ops/request_id.h"
 #include "service/server/alliance_service.h"
 #include "service/server/status_conversion.h"
 
@@ -53,15 +54,17 @@ grpc::ServerUnaryReactor* DataAdminServiceImpl::EraseClient(
     return reactor;
   }
   std::string tenant = caller->tenant;
+  const std::string request_id = ops::RequestIdOf(*ctx);
   // Deleting a long course takes a write transaction and a checkpoint: off
   // the gRPC callback thread.
-  pool_->Run([this, tenant, req, resp, finish] {
+  pool_->Run([this, tenant, req, resp, finish, request_id] {
     absl::StatusOr<store::EraseCounts> erased =
         store_->EraseClient(tenant, req->client_id());
     if (!erased.ok()) {
       ATTUNE_LOG(WARNING) << "client erase failed"
                           << LogField("code", absl::StatusCodeToString(
-                                                  erased.status().code()));
+                                                  erased.status().code()))
+                          << LogField("request_id", request_id);
       finish(erased.status());
       return;
     }
@@ -71,7 +74,8 @@ grpc::ServerUnaryReactor* DataAdminServiceImpl::EraseClient(
     ATTUNE_LOG(INFO) << "client erased"
                      << LogField("episodes", erased->episodes)
                      << LogField("events", erased->events)
-                     << LogField("prompts", erased->prompts);
+                     << LogField("prompts", erased->prompts)
+                     << LogField("request_id", request_id);
     finish(absl::OkStatus());
   });
   return reactor;

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -34,6 +35,15 @@ absl::Status ServerProcess::Start() {
   if (pipe(out) != 0) return absl::InternalError("pipe failed");
   std::vector<std::string> all = {binary_};
   all.insert(all.end(), args_.begin(), args_.end());
+  // attuned's operations endpoint defaults to 127.0.0.1:9464: a free port
+  // instead, so benches and tests running at once never clash.
+  if (std::filesystem::path(binary_).filename() == "attuned" &&
+      std::none_of(args_.begin(), args_.end(), [](const std::string& a) {
+        return absl::StartsWith(a, "--ops_listen");
+      })) {
+    all.push_back("--ops_listen");
+    all.push_back("127.0.0.1:0");
+  }
   std::vector<char*> argv;
   for (std::string& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -70,9 +80,9 @@ absl::Status ServerProcess::Start() {
   char line[256] = {0};
   const bool got = fgets(line, sizeof line, f) != nullptr;
   startup_ = absl::Now() - spawned;
-  // The child may write more later: keep reading in the background would
-  // need a thread; nothing else is printed on stdout, so closing is safe
-  // (a later write would get EPIPE, which the servers never do).
+  // attuned writes its "attuned ops on" line in the same write as the
+  // first, and nothing after: closing is safe (a later write would get
+  // EPIPE, which the servers never do).
   fclose(f);
   std::string s(line);
   const auto colon = s.rfind(':');

@@ -14,19 +14,13 @@
 
 #include "gtest/gtest.h"
 #include "service/security/key_ring.h"
+#include "tests/common/scratch.h"
 
 extern char** environ;
 
 namespace attune::testing {
 
-std::string MakeTempDir(const std::string& name) {
-  std::string tmpl = ::testing::TempDir() + "attune-" + name + "-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  char* made = mkdtemp(buf.data());
-  EXPECT_NE(made, nullptr);
-  return made ? std::string(made) : std::string();
-}
+std::string MakeTempDir(const std::string& name) { return ScratchDir(name); }
 
 std::string StorageKeyFile(const std::string& dir) {
   const std::string path = dir + "/storage.keys";
@@ -65,12 +59,18 @@ bool AttunedProcess::Start() {
   std::vector<std::string> args = {binary, "--listen", "127.0.0.1:0", "--db",
                                    dir_ + "/attune.db"};
   bool has_key_file = false;
+  bool has_ops_listen = false;
   for (const std::string& arg : extra_args_) {
     has_key_file = has_key_file || arg.rfind("--key_file", 0) == 0;
+    has_ops_listen = has_ops_listen || arg.rfind("--ops_listen", 0) == 0;
   }
   if (!has_key_file) {
     args.push_back("--key_file");
     args.push_back(StorageKeyFile(dir_));
+  }
+  if (!has_ops_listen) {
+    args.push_back("--ops_listen");
+    args.push_back("127.0.0.1:0");
   }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
@@ -92,12 +92,28 @@ bool AttunedProcess::Start() {
     pid_ = -1;
     return false;
   }
-  // attuned prints "attuned serving on HOST:PORT" once it is ready.
+  // attuned prints "attuned serving on HOST:PORT" once it is ready, and
+  // "attuned ops on HOST:PORT" in the same write when it serves the
+  // operations endpoint: after the first line, the second is either in
+  // stdio's buffer already or not coming.
   FILE* f = fdopen(out[0], "r");
   char line[256] = {0};
   bool ok = fgets(line, sizeof line, f) != nullptr;
-  fclose(f);
   std::string s(line);
+  ops_port_ = 0;
+  if (ok) {
+    fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
+    char ops_line[256] = {0};
+    if (fgets(ops_line, sizeof ops_line, f) != nullptr) {
+      std::string o(ops_line);
+      auto ops_colon = o.rfind(':');
+      if (o.rfind("attuned ops on ", 0) == 0 &&
+          ops_colon != std::string::npos) {
+        ops_port_ = std::atoi(o.c_str() + ops_colon + 1);
+      }
+    }
+  }
+  fclose(f);
   auto colon = s.rfind(':');
   if (!ok || colon == std::string::npos) return false;
   port_ = std::atoi(s.c_str() + colon + 1);
@@ -115,6 +131,15 @@ int AttunedProcess::Stop() {
   waitpid(pid_, &status, 0);
   pid_ = -1;
   channel_.reset();
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int AttunedProcess::Wait() {
+  if (pid_ <= 0) return -1;
+  channel_.reset();
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 

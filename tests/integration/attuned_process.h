@@ -7,6 +7,10 @@
 // attuned does and a restart on the same directory reads it back. A test
 // that wants a plaintext store passes "--key_file=" and a configuration
 // with store { allow_plaintext: true }.
+//
+// Operations endpoint: unless `extra_args` has an --ops_listen argument,
+// attuned gets --ops_listen 127.0.0.1:0, so parallel tests never share a
+// port; ops_port() is the port it reports (0 when it serves none).
 #ifndef ATTUNE_TESTS_INTEGRATION_ATTUNED_PROCESS_H_
 #define ATTUNE_TESTS_INTEGRATION_ATTUNED_PROCESS_H_
 
@@ -36,8 +40,13 @@ class AttunedProcess {
   // Sends `signal` (e.g. SIGHUP) to the running attuned. False when it is not
   // running.
   bool Signal(int signal);
+  // Waits for attuned to exit (after Signal(SIGTERM)) and returns its exit
+  // status as Stop does. Close every channel to it first (see Stop).
+  int Wait();
 
   int port() const { return port_; }
+  // The operations endpoint's port (/metrics, /livez, /readyz); 0 when none.
+  int ops_port() const { return ops_port_; }
   std::string address() const;
   std::shared_ptr<grpc::Channel> channel();
   std::unique_ptr<v1::AllianceService::Stub> stub();
@@ -50,6 +59,7 @@ class AttunedProcess {
   std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
   int port_ = 0;
+  int ops_port_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
 };
 
@@ -57,7 +67,8 @@ class AttunedProcess {
 // (one fresh key with id "test").
 std::string StorageKeyFile(const std::string& dir);
 
-// A unique new directory under the test temp dir.
+// A unique new directory under the test temp dir, removed with everything in
+// it when the test process exits (unless ATTUNE_KEEP_TEST_DIRS=1).
 std::string MakeTempDir(const std::string& name);
 
 // A client context with a 10 s deadline.

@@ -298,6 +298,15 @@ TEST_P(ValidateConfigRuleTest, FailsNamingTheField) {
       << "\nexpected field: " << GetParam().field;
 }
 
+// A PostgreSQL deployment needs no SQLite file name.
+TEST(ValidateConfigTest, PostgresDsnReplacesTheSqlitePath) {
+  ServerConfig config = Defaults();
+  config.mutable_store()->set_sqlite_path("");
+  config.mutable_store()->set_postgres_dsn(
+      "host=/run/postgresql dbname=attune user=attune");
+  EXPECT_TRUE(ValidateConfig(config).ok()) << ValidateConfig(config);
+}
+
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
@@ -324,6 +333,21 @@ std::vector<RuleCase> ServerCases() {
       {"GroupCommitZero",
        [](auto& c) { c.mutable_store()->set_group_commit_max_batch(0); },
        "store.group_commit_max_batch"},
+      {"PostgresDsnEmpty",
+       [](auto& c) { c.mutable_store()->set_postgres_dsn(""); },
+       "store.postgres_dsn"},
+      {"PostgresPoolTooSmall",
+       [](auto& c) {
+         c.mutable_store()->set_postgres_dsn("host=/run/pg dbname=attune");
+         c.mutable_store()->set_postgres_pool_size(1);
+       },
+       "store.postgres_pool_size"},
+      {"PostgresPoolTooLarge",
+       [](auto& c) {
+         c.mutable_store()->set_postgres_dsn("host=/run/pg dbname=attune");
+         c.mutable_store()->set_postgres_pool_size(257);
+       },
+       "store.postgres_pool_size"},
       {"SendBytesZero", [](auto& c) { c.set_max_send_message_bytes(0); },
        "max_send_message_bytes"},
       {"PolicyWithoutModule",

@@ -116,6 +116,7 @@ class AuditHooksTest : public ::testing::Test {
     absl::StatusOr<v1::ServerConfig> config = config::DefaultConfig();
     ASSERT_TRUE(config.ok()) << config.status();
     config->set_listen_address("127.0.0.1:0");
+    config->mutable_ops()->set_listen_address("127.0.0.1:0");
     v1::AuthConfig* auth = config->mutable_auth();
     auth->set_jwks_file(jwks_path_);
     auth->add_issuers(kIssuer);

@@ -102,6 +102,7 @@ class DataAdminTest : public ::testing::Test {
     ASSERT_TRUE(defaults.ok()) << defaults.status();
     absl::StatusOr<v1::ServerConfig> overlay = config::ParseConfigText(
         absl::StrCat("listen_address: \"127.0.0.1:0\"\n",
+                     "ops { listen_address: \"127.0.0.1:0\" }\n",
                      "store { sqlite_path: \"", db_path_, "\" }\n",
                      testing::TestAuthConfig(dir_.File("jwks.json")), extra),
         "test");
