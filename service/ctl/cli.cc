@@ -240,8 +240,10 @@ CommandLineSpec BuildSpec() {
       "order (a JSON-lines file, or an attuned database file read in place\n"
       "as 'attunectl export' would) and\n"
       "reports per module: prompts raised, warnings, held sessions and the\n"
-      "firing rate (share of held sessions after which a warning of the\n"
-      "module was visible); then per episode the prompts raised with their\n"
+      "firing rate (share of held sessions for which a warning of the\n"
+      "module was visible in the answer to any event about the session, its\n"
+      "end-of-session ratings included); then per episode the prompts\n"
+      "raised with their\n"
       "session and final status. Episodes are numbered #1, #2, ... in file\n"
       "order: no identifiers are printed. With --against, replays a second\n"
       "configuration too and lists the prompts (module, episode, kind) only\n"
@@ -297,6 +299,50 @@ CommandLineSpec BuildSpec() {
       {"key-file", "FILE",
        "attuned's storage key file, to read a sealed database\n"
        "(default: $ATTUNE_STORAGE_KEYS)"},
+  };
+
+  CommandSpec importer;
+  importer.name = "import";
+  importer.arguments = "<events.jsonl|attune.db>";
+  importer.argument_names = {"<events.jsonl|attune.db>"};
+  importer.summary =
+      "load a clinic's events into another store (SQLite -> PostgreSQL)";
+  importer.description =
+      "Moves a clinic between stores without a server: reads a tenant's\n"
+      "events (an 'attunectl export' log or an attuned database file read\n"
+      "in place) and submits them in the order they happened through the\n"
+      "engine of attuned, in this process, into the target store, which\n"
+      "derives the same assessments and prompts (feedback included) as the\n"
+      "source did under the same configuration. The target is a SQLite\n"
+      "file or a PostgreSQL connection string (postgresql://... or\n"
+      "host=... dbname=...; the password from PGPASSFILE or PGPASSWORD);\n"
+      "it is migrated first. Events already in the target are answered\n"
+      "from it (import is safe to run again). Storage keys: --key-file or\n"
+      "$ATTUNE_STORAGE_KEYS seal the target (and open a sealed source);\n"
+      "a target without keys needs --allow-plaintext. Prints counts only.\n"
+      "Stop the attuned serving the target first, or import into a new\n"
+      "database: the engine here does not share attuned's episode locks.\n"
+      "Exit 0 when every event was stored, 1 when any was rejected (listed\n"
+      "by line) or the target failed, 2 for a bad command line or input.\n"
+      "\n"
+      "Examples:\n"
+      "  attunectl import /var/lib/attune/attune.db \\\n"
+      "    --to 'host=db.internal dbname=attune user=attune'\n"
+      "  attunectl export --db attune.db --out clinic.jsonl\n"
+      "  attunectl import clinic.jsonl --to postgresql://attune@db/attune\n";
+  importer.flags = {
+      {"to", "TARGET",
+       "SQLite file or PostgreSQL connection string\n(required)"},
+      {"config", "FILE",
+       "attuned configuration (text format) whose rules\nderive the "
+       "prompts (default: the defaults)"},
+      {"tenant", "NAME",
+       "the tenant the events belong to, and whose events\nto read from a "
+       "database file (default: default)"},
+      {"key-file", "FILE",
+       "storage keys for the target and a sealed source\n(default: "
+       "$ATTUNE_STORAGE_KEYS)"},
+      {"allow-plaintext", "", "store in a target without storage keys"},
   };
 
   CommandSpec keys;
@@ -433,9 +479,9 @@ CommandLineSpec BuildSpec() {
       {"format", "text|json", "output format (default text)"},
   };
 
-  spec.commands = {submit, assessment, prompts, watch,  feedback,
-                   health, modules,    plugin,  replay, exporter,
-                   shadow, keys,       audit,   data};
+  spec.commands = {submit,   assessment, prompts, watch,  feedback,
+                   health,   modules,    plugin,  replay, exporter,
+                   importer, shadow,     keys,    audit,  data};
   return spec;
 }
 
@@ -450,6 +496,7 @@ CommandFn FindRunner(const std::string& command) {
   if (command == "plugin") return RunPlugin;
   if (command == "replay") return RunReplay;
   if (command == "export") return RunExport;
+  if (command == "import") return RunImport;
   if (command == "shadow") return RunShadow;
   if (command == "data") return RunData;
   if (command == "keys") return RunKeys;

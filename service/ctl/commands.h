@@ -54,6 +54,9 @@ int RunPlugin(const CommandEnv& env);
 int RunReplay(const CommandEnv& env);
 // Writes a database file's events as JSON lines; uses no channel.
 int RunExport(const CommandEnv& env);
+// Loads an event log into a SQLite or PostgreSQL store through the engine;
+// uses no channel.
+int RunImport(const CommandEnv& env);
 // Generates and rotates storage key files; uses no channel.
 int RunKeys(const CommandEnv& env);
 // Verifies a database file's audit chain ("audit verify"); uses no channel.

@@ -26,6 +26,7 @@
 #include "service/config/config_loader.h"
 #include "service/ctl/commands.h"
 #include "service/ctl/json_lines.h"
+#include "service/ctl/offline_engine.h"
 #include "service/ctl/store_log.h"
 #include "service/engine/alliance_engine.h"
 #include "service/engine/module_set.h"
@@ -36,14 +37,37 @@ namespace attune::ctl {
 namespace {
 
 constexpr std::size_t kMaxParseErrorsShown = 20;
-constexpr std::size_t kChunk = 500;
 
 struct ModuleStats {
   std::set<std::string> prompt_ids;
   std::set<std::string> warning_ids;
   int held_sessions = 0;
   int held_with_warning = 0;
+  // (episode number, session number) pairs a visible warning of the module
+  // was shown for (see SessionOf).
+  std::set<std::pair<int, int>> warned;
 };
+
+// The session an event is about: the one it names (held, cancelled, no
+// show, a rating, a rupture marker), else the episode's latest held session
+// so far (goals, endings, feedback). A rating recorded at the end of
+// session 6 is about session 6 whichever order the log lists it in.
+int SessionOf(const v1::SessionEvent& e, int latest_held) {
+  switch (e.payload_case()) {
+    case v1::SessionEvent::kSessionHeld:
+      return e.session_held().session_number();
+    case v1::SessionEvent::kSessionCancelled:
+      return e.session_cancelled().session_number();
+    case v1::SessionEvent::kNoShow:
+      return e.no_show().session_number();
+    case v1::SessionEvent::kMeasureRecorded:
+      return e.measure_recorded().session_number();
+    case v1::SessionEvent::kRuptureMarker:
+      return e.rupture_marker().session_number();
+    default:
+      return latest_held;
+  }
+}
 
 struct RaisedPrompt {
   std::string module_id;
@@ -67,10 +91,6 @@ struct ReplayResult {
   int accepted = 0;
   std::vector<Rejected> rejected;
 };
-
-absl::Time ToTime(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
 
 bool IsVisibleWarning(const v1::Prompt& p) {
   return p.severity() >= v1::SEVERITY_WARNING &&
@@ -121,15 +141,6 @@ absl::StatusOr<ReplayResult> Replay(
     const std::vector<NumberedEvent>& events, const v1::ServerConfig& config,
     const std::string& tenant,
     const std::shared_ptr<const security::KeyRing>& keys) {
-  absl::StatusOr<std::vector<std::unique_ptr<engine::RuleModule>>> modules =
-      engine::LoadRuleModules(config);
-  if (!modules.ok()) return modules.status();
-  ReplayResult result;
-  for (const auto& m : *modules) {
-    result.module_ids.emplace_back(m->id());
-    result.modules[std::string(m->id())];
-  }
-
   absl::StatusOr<std::unique_ptr<TempDir>> dir = TempDir::Create();
   if (!dir.ok()) return dir.status();
   store::SqliteStoreOptions options;
@@ -139,19 +150,18 @@ absl::StatusOr<ReplayResult> Replay(
       store::OpenSqliteStore(options);
   if (!store.ok()) return store.status();
 
-  // Recorded events lie in the past; events more than a day after the
-  // clock are refused as future, so the clock never runs behind the log.
-  absl::Time latest = absl::InfinitePast();
-  for (const NumberedEvent& e : events) {
-    latest = std::max(latest, ToTime(e.event.occurred_at()));
-  }
-  const absl::Time floor = latest + absl::Hours(1);
-  engine::Clock clock = [floor] { return std::max(absl::Now(), floor); };
-
   absl::StatusOr<std::unique_ptr<engine::AllianceEngine>> engine =
-      engine::AllianceEngine::Create(store->get(), config, *std::move(modules),
-                                     clock);
+      MakeOfflineEngine(store->get(), config, events);
   if (!engine.ok()) return engine.status();
+  ReplayResult result;
+  {
+    const std::shared_ptr<const engine::RuleSet> set = (*engine)->rules();
+    for (const engine::ModuleHealth& m :
+         set->pipeline().Health(set->config().rules())) {
+      result.module_ids.push_back(m.module_id);
+      result.modules[m.module_id];
+    }
+  }
 
   std::map<std::string, int> episode_numbers;
   for (const NumberedEvent& e : events) {
@@ -160,54 +170,62 @@ absl::StatusOr<ReplayResult> Replay(
   }
   result.episode_count = static_cast<int>(episode_numbers.size());
   std::map<std::string, int> prompt_episode;  // prompt id -> episode number
+  // (episode, session) pairs with a sessionHeld event, and per episode the
+  // highest held session number so far.
+  std::set<std::pair<int, int>> held_sessions;
+  std::map<int, int> latest_held;
 
-  for (std::size_t begin = 0; begin < events.size(); begin += kChunk) {
-    const std::size_t end = std::min(events.size(), begin + kChunk);
-    std::vector<v1::SessionEvent> chunk;
-    for (std::size_t i = begin; i < end; ++i) chunk.push_back(events[i].event);
-    std::vector<absl::StatusOr<v1::SubmitEventResponse>> responses =
-        (*engine)->SubmitBatch(tenant, chunk);
-    for (std::size_t i = begin; i < end; ++i) {
-      const NumberedEvent& e = events[i];
-      const absl::StatusOr<v1::SubmitEventResponse>& r = responses[i - begin];
-      if (!r.ok()) {
-        result.rejected.push_back(
-            {e.line, DescribeError(static_cast<int>(r.status().code()),
-                                   std::string(r.status().message()))});
-        continue;
-      }
-      ++result.accepted;
-      const int episode = episode_numbers.at(e.event.episode().episode_id());
-      for (const v1::Prompt& p : r->changed()) {
-        const int owner = prompt_episode.emplace(p.id(), episode).first->second;
-        auto& list = result.episodes[owner];
-        auto it = std::find_if(list.begin(), list.end(), [&](const auto& x) {
-          return x.first == p.id();
-        });
-        if (it == list.end()) {
-          list.emplace_back(p.id(), RaisedPrompt{});
-          it = std::prev(list.end());
+  SubmitInOrder(
+      **engine, tenant, events,
+      [&](const NumberedEvent& e,
+          const absl::StatusOr<v1::SubmitEventResponse>& r) {
+        if (!r.ok()) {
+          result.rejected.push_back(
+              {e.line, DescribeError(static_cast<int>(r.status().code()),
+                                     std::string(r.status().message()))});
+          return;
         }
-        it->second = {p.module_id(), p.kind(), p.raised_at_session(),
-                      p.status()};
-        ModuleStats& stats = result.modules[p.module_id()];
-        stats.prompt_ids.insert(p.id());
-        if (p.severity() >= v1::SEVERITY_WARNING) {
-          stats.warning_ids.insert(p.id());
+        ++result.accepted;
+        const int episode = episode_numbers.at(e.event.episode().episode_id());
+        for (const v1::Prompt& p : r->changed()) {
+          const int owner =
+              prompt_episode.emplace(p.id(), episode).first->second;
+          auto& list = result.episodes[owner];
+          auto it = std::find_if(list.begin(), list.end(), [&](const auto& x) {
+            return x.first == p.id();
+          });
+          if (it == list.end()) {
+            list.emplace_back(p.id(), RaisedPrompt{});
+            it = std::prev(list.end());
+          }
+          it->second = {p.module_id(), p.kind(), p.raised_at_session(),
+                        p.status()};
+          ModuleStats& stats = result.modules[p.module_id()];
+          stats.prompt_ids.insert(p.id());
+          if (p.severity() >= v1::SEVERITY_WARNING) {
+            stats.warning_ids.insert(p.id());
+          }
         }
-      }
-      if (e.event.has_session_held()) {
-        for (auto& [id, stats] : result.modules) {
-          ++stats.held_sessions;
-          const bool warned =
-              std::any_of(r->prompts().begin(), r->prompts().end(),
-                          [&, &id = id](const v1::Prompt& p) {
-                            return p.module_id() == id && IsVisibleWarning(p);
-                          });
-          if (warned) ++stats.held_with_warning;
+        if (e.event.has_session_held()) {
+          const int number = e.event.session_held().session_number();
+          held_sessions.emplace(episode, number);
+          latest_held[episode] = std::max(latest_held[episode], number);
         }
-      }
-    }
+        const int session = SessionOf(e.event, latest_held[episode]);
+        if (session == 0) return;
+        for (const v1::Prompt& p : r->prompts()) {
+          auto stats = result.modules.find(p.module_id());
+          if (stats != result.modules.end() && IsVisibleWarning(p)) {
+            stats->second.warned.emplace(episode, session);
+          }
+        }
+      });
+  // A session counts once it was held, whenever its warning showed.
+  for (auto& [id, stats] : result.modules) {
+    stats.held_sessions = static_cast<int>(held_sessions.size());
+    stats.held_with_warning = static_cast<int>(std::count_if(
+        stats.warned.begin(), stats.warned.end(),
+        [&](const auto& s) { return held_sessions.count(s) > 0; }));
   }
   engine->reset();  // before the store it writes to
   store->reset();   // before its directory
@@ -272,8 +290,9 @@ void WriteText(const std::string& path, const ReplayResult& r,
                            s.prompt_ids.size(), s.warning_ids.size(),
                            s.held_sessions, FiringRate(s));
   }
-  out << "(firing rate: share of held sessions after which a warning of the "
-         "module was visible; alert budget target ~15%)\n\n";
+  out << "(firing rate: share of held sessions for which a warning of the "
+         "module was visible, counting the answers to every event about the "
+         "session, its ratings included; alert budget target ~15%)\n\n";
   for (int episode = 1; episode <= r.episode_count; ++episode) {
     out << "episode #" << episode << ":";
     auto it = r.episodes.find(episode);
@@ -400,40 +419,15 @@ int RunReplay(const CommandEnv& env) {
         env, absl::InvalidArgumentError("--format: expected text or json"));
   }
   const std::string tenant = env.line.Get("tenant", "default");
-  std::ifstream in(path);
-  if (!in) {
-    return ReportUsageError(env,
-                            absl::NotFoundError(path + ": cannot be read"));
-  }
-  EventLines lines;
-  std::shared_ptr<const security::KeyRing> keys;
-  if (IsSqliteFile(path)) {
-    // An attuned database: its events, numbered in storage order.
-    absl::StatusOr<std::shared_ptr<const security::KeyRing>> loaded =
-        LoadReadKeys(env.line.Has("key-file")
-                         ? std::optional<std::string>(env.line.Get("key-file"))
-                         : std::nullopt,
-                     env.storage_keys_env);
-    if (!loaded.ok()) return ReportUsageError(env, loaded.status());
-    keys = *std::move(loaded);
-    absl::StatusOr<std::unique_ptr<store::Store>> db =
-        OpenExistingStore(path, keys);
-    if (!db.ok()) return ReportUsageError(env, db.status());
-    std::vector<v1::SessionEvent> stored;
-    absl::Status read =
-        ForEachStoredEvent(**db, tenant, [&stored](v1::SessionEvent& event) {
-          stored.push_back(std::move(event));
-          return absl::OkStatus();
-        });
-    if (!read.ok()) return ReportUsageError(env, read);
-    // As they happened, across episodes (store_log.h).
-    for (v1::SessionEvent& event : InterleaveByTime(std::move(stored))) {
-      lines.events.push_back(
-          {static_cast<int>(lines.events.size()) + 1, std::move(event)});
-    }
-  } else {
-    lines = ReadEventLines(in, path);
-  }
+  absl::StatusOr<EventLog> log =
+      ReadEventLog(path, tenant,
+                   env.line.Has("key-file")
+                       ? std::optional<std::string>(env.line.Get("key-file"))
+                       : std::nullopt,
+                   env.storage_keys_env);
+  if (!log.ok()) return ReportUsageError(env, log.status());
+  const EventLines& lines = log->lines;
+  const std::shared_ptr<const security::KeyRing>& keys = log->keys;
   if (!lines.errors.empty()) {
     for (std::size_t i = 0; i < lines.errors.size() && i < kMaxParseErrorsShown;
          ++i) {

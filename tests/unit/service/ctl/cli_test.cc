@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "service/ctl/commands.h"
 #include "service/ctl/json_lines.h"
+#include "tests/common/scratch.h"
 #include "tests/unit/service/ctl/fake_alliance_service.h"
 
 namespace attune::ctl {
@@ -63,11 +64,9 @@ class CliTest : public ::testing::Test {
   }
 
   std::string WriteFile(const std::string& name, const std::string& text) {
-    const std::filesystem::path dir =
-        std::filesystem::temp_directory_path() /
-        ("attunectl_test_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    const std::string path = (dir / name).string();
+    static const std::string* const dir =
+        new std::string(attune::testing::ScratchDir("ctl-cli"));
+    const std::string path = *dir + "/" + name;
     std::ofstream(path) << text;
     return path;
   }

@@ -24,6 +24,7 @@
 #include "service/engine/prompt_reconciler.h"
 #include "service/security/key_ring.h"
 #include "service/store/sqlite/sqlite_store.h"
+#include "tests/common/scratch.h"
 #include "tests/unit/service/ctl/run_ctl.h"
 
 namespace attune::ctl {
@@ -39,11 +40,9 @@ using Result = testing::CtlResult;
 using testing::RunCtl;
 
 std::string TempPath(const std::string& name) {
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() /
-      ("attunectl_export_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
+  static const std::string* const dir =
+      new std::string(attune::testing::ScratchDir("ctl-export"));
+  return *dir + "/" + name;
 }
 
 std::string ReadAll(const std::string& path) {
@@ -118,9 +117,6 @@ class ExportTest : public ::testing::Test {
   static void SetUpTestSuite() {
     db_ = new std::string(TempPath("clinic.db"));
     StoreDemoClinic(*db_, nullptr, &events_);
-  }
-  static void TearDownTestSuite() {
-    std::filesystem::remove_all(std::filesystem::path(*db_).parent_path());
   }
 
   static std::string* db_;
@@ -296,9 +292,6 @@ class SealedExportTest : public ::testing::Test {
     int events = 0;
     StoreDemoClinic(*sealed_, *ring, &events);
     StoreDemoClinic(*plain_, nullptr, &events);
-  }
-  static void TearDownTestSuite() {
-    std::filesystem::remove_all(std::filesystem::path(*sealed_).parent_path());
   }
 
   static std::string* keys_;

@@ -18,6 +18,7 @@
 #include "service/engine/alliance_engine.h"
 #include "service/engine/module_set.h"
 #include "service/store/sqlite/sqlite_store.h"
+#include "tests/common/scratch.h"
 #include "tests/unit/service/ctl/run_ctl.h"
 
 namespace attune::ctl {
@@ -33,11 +34,9 @@ using Result = testing::CtlResult;
 using testing::RunCtl;
 
 std::string WriteFile(const std::string& name, const std::string& text) {
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() /
-      ("attunectl_replay_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / name).string();
+  static const std::string* const dir =
+      new std::string(attune::testing::ScratchDir("ctl-replay"));
+  const std::string path = *dir + "/" + name;
   std::ofstream(path) << text;
   return path;
 }
@@ -86,6 +85,53 @@ TEST(ReplayTest, DemoEpisodeRaisesRuptureAndRepairWithoutIdentifiers) {
   EXPECT_THAT(json.out,
               HasSubstr(R"("kind":"attune.repair/rupture_repaired")"));
   ExpectNoIdentifiers(json);
+}
+
+// The demo's first six sessions, session 6's rating (which raises the
+// rupture warning) listed after its sessionHeld, the other way round, or
+// without the sessionHeld.
+std::string DemoUpToSessionSix(bool rating_after_held, bool held = true) {
+  std::ifstream in(kDemo);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line) && lines.size() < 23;) {
+    lines.push_back(line);
+  }
+  EXPECT_EQ(lines.size(), 23u);
+  EXPECT_THAT(lines[21], HasSubstr(R"("sessionNumber": 6, "instrument")"));
+  EXPECT_THAT(lines[22], HasSubstr(R"("sessionHeld": {"sessionNumber": 6)"));
+  if (rating_after_held) std::swap(lines[21], lines[22]);
+  if (!held) lines.erase(lines.begin() + (rating_after_held ? 21 : 22));
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
+  return text;
+}
+
+// Firing rate: a warning raised by the rating recorded at the end of a held
+// session counts for that session, in either order of the log, and a
+// session never held does not count.
+TEST(ReplayTest, FiringRateCountsTheSessionTheWarningIsAbout) {
+  for (bool rating_after_held : {false, true}) {
+    const Result r =
+        RunCtl({"replay",
+                WriteFile("six.jsonl", DemoUpToSessionSix(rating_after_held))});
+    ASSERT_EQ(r.code, kExitOk) << r.err;
+    const std::vector<std::string> rupture = TableRow(r.out, "attune.rupture");
+    ASSERT_EQ(rupture.size(), 5u) << r.out;
+    EXPECT_EQ(rupture[2], "1") << r.out;  // warnings
+    EXPECT_EQ(rupture[3], "6") << r.out;  // held sessions
+    EXPECT_EQ(rupture[4], "16.7%")
+        << "rating after held: " << rating_after_held << "\n"
+        << r.out;
+  }
+  const Result not_held = RunCtl(
+      {"replay", WriteFile("five.jsonl", DemoUpToSessionSix(false, false))});
+  ASSERT_EQ(not_held.code, kExitOk) << not_held.err;
+  const std::vector<std::string> rupture =
+      TableRow(not_held.out, "attune.rupture");
+  ASSERT_EQ(rupture.size(), 5u) << not_held.out;
+  EXPECT_EQ(rupture[2], "1") << not_held.out;
+  EXPECT_EQ(rupture[3], "5") << not_held.out;
+  EXPECT_EQ(rupture[4], "0.0%") << not_held.out;
 }
 
 TEST(ReplayTest, SameFinalPromptsAsTheLiveEngine) {
