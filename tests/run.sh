@@ -15,6 +15,12 @@ cd "$root"
 
 "$root/deploy/install-deps.sh" test
 
+# Every test's temporary files (databases, key files, logs) go under one
+# directory that is removed when the run ends, pass or fail.
+scratch="$(mktemp -d "${TMPDIR:-/tmp}/attune-tests.XXXXXX")"
+trap 'rm -rf "$scratch"' EXIT
+export TMPDIR="$scratch" TEST_TMPDIR="$scratch/"
+
 export CCACHE_DIR="${CCACHE_DIR:-/var/cache/attune-ccache}"
 mkdir -p "$CCACHE_DIR"
 jobs="$(nproc)"
@@ -25,8 +31,8 @@ clang-format --dry-run --Werror "${sources[@]}"
 
 run_suite() {
   local dir="$1"; shift
-  cmake -S "$root" -B "$dir" -G Ninja -DATTUNE_WERROR=ON "$@" >/dev/null
-  cmake --build "$dir" -j "$jobs"
+  ATTUNE_BUILD_JOBS="$jobs" "$root/deploy/build.sh" "$dir" -DATTUNE_WERROR=ON \
+    -DATTUNE_BUILD_TESTS=ON "$@"
   ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600
 }
 

@@ -12,11 +12,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 "$root/deploy/install-deps.sh" build
 
-export CCACHE_DIR="${CCACHE_DIR:-/var/cache/attune-ccache}"
-mkdir -p "$CCACHE_DIR"
 build="${ATTUNE_BUILD_DIR:-$root/build}"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j "$(nproc)" --target attuned attunectl
+ATTUNE_BUILD_TARGETS="attuned attunectl" \
+  "$root/deploy/build.sh" "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DATTUNE_BUILD_TESTS=OFF  # the build packages only: no GoogleTest needed
 
 data="${ATTUNE_DATA_DIR:-$root/deploy/local/data}"
 mkdir -p "$data"
