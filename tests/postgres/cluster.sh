@@ -10,8 +10,10 @@
 # writes a libpq connection string to <dir>/dsn:
 #   host=<dir> port=5432 dbname=postgres user=<cluster owner>
 # PostgreSQL refuses to run as root: as root, the cluster is owned by and
-# run as the `postgres` user (runuser), and <dir> is chowned to it; the
-# path to <dir> must be searchable by that user.
+# run as the `postgres` user (runuser), and <dir> is chowned to it. When
+# that user cannot reach <dir> (a checkout under a private home directory),
+# the cluster lives in a new directory under /tmp instead, named in
+# <dir>/cluster-dir, and stop removes it.
 set -euo pipefail
 
 bin=/usr/lib/postgresql/15/bin
@@ -20,6 +22,9 @@ usage() { echo "usage: $0 start|stop <dir>" >&2; exit 2; }
 cmd="$1"
 mkdir -p "$2"
 dir="$(cd "$2" && pwd)"
+# Where the cluster is: <dir> itself, or what <dir>/cluster-dir names.
+home="$dir"
+if [ -f "$dir/cluster-dir" ]; then home="$(cat "$dir/cluster-dir")"; fi
 
 if [ "$(id -u)" -eq 0 ]; then
   owner=postgres
@@ -30,9 +35,11 @@ else
 fi
 
 stop_cluster() {
-  if [ -f "$dir/data/postmaster.pid" ]; then
-    as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+  if [ -f "$home/data/postmaster.pid" ]; then
+    as_owner "$bin/pg_ctl" -D "$home/data" -m immediate -w stop >/dev/null 2>&1 || true
   fi
+  if [ "$home" != "$dir" ]; then rm -rf "$home"; fi
+  home="$dir"
 }
 
 case "$cmd" in
@@ -46,30 +53,34 @@ case "$cmd" in
     if [ "$owner" = postgres ]; then
       chown postgres: "$dir"
       if ! runuser -u postgres -- test -w "$dir"; then
-        echo "cluster.sh: user postgres cannot reach $dir (a parent directory is not searchable)" >&2
-        exit 1
+        # Not $TMPDIR: tests/run.sh points it at a directory only root
+        # can enter.
+        home="$(mktemp -d /tmp/attune-pg.XXXXXX)"
+        chmod 755 "$home"
+        chown postgres: "$home"
+        echo "$home" >"$dir/cluster-dir"
       fi
     fi
     # Locale C: byte order, whatever the machine's locale; the schema
     # asks for it too.
-    as_owner "$bin/initdb" -D "$dir/data" -U "$owner" --auth=trust \
-      --encoding=UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1 || {
-      cat "$dir/initdb.log" >&2
+    as_owner "$bin/initdb" -D "$home/data" -U "$owner" --auth=trust \
+      --encoding=UTF8 --locale=C --no-sync >"$home/initdb.log" 2>&1 || {
+      cat "$home/initdb.log" >&2
       exit 1
     }
-    cat >>"$dir/data/postgresql.conf" <<CONF
+    cat >>"$home/data/postgresql.conf" <<CONF
 listen_addresses = ''
-unix_socket_directories = '$dir'
+unix_socket_directories = '$home'
 port = 5432
 fsync = on
 max_connections = 200
 log_min_messages = warning
 CONF
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || {
-      cat "$dir/server.log" >&2
+    as_owner "$bin/pg_ctl" -D "$home/data" -l "$home/server.log" -w -t 60 start >/dev/null || {
+      cat "$home/server.log" >&2
       exit 1
     }
-    echo "host=$dir port=5432 dbname=postgres user=$owner" >"$dir/dsn.tmp"
+    echo "host=$home port=5432 dbname=postgres user=$owner" >"$dir/dsn.tmp"
     mv "$dir/dsn.tmp" "$dir/dsn"
     echo "cluster.sh: PostgreSQL running, dsn in $dir/dsn"
     ;;
