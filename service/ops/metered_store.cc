@@ -3,8 +3,6 @@
 #include <chrono>
 #include <utility>
 
-#include "service/store/sqlite/sqlite_store.h"
-
 namespace attune::ops {
 
 MeteredStore::MeteredStore(std::unique_ptr<store::Store> inner,
@@ -12,11 +10,7 @@ MeteredStore::MeteredStore(std::unique_ptr<store::Store> inner,
     : inner_(std::move(inner)), metrics_(metrics) {}
 
 std::optional<int64_t> MeteredStore::batches() const {
-  if (const auto* sqlite =
-          dynamic_cast<const store::SqliteStore*>(inner_.get())) {
-    return sqlite->stats().batches;
-  }
-  return std::nullopt;
+  return inner_->CommitBatches();
 }
 
 std::future<absl::Status> MeteredStore::CommitAsync(store::EventCommit commit) {

@@ -12,8 +12,8 @@
 // future is deferred: wait_for/wait_until report `deferred`; get() blocks
 // as the backend's would. Feedback is counted once its commit is durable.
 //
-// Batches: when the backend is a SqliteStore, batches() reads its group
-// commit counter; other backends report none (nullopt).
+// Batches: batches() is the backend's group commit counter
+// (Store::CommitBatches; SQLite and PostgreSQL count them).
 //
 // Ownership: owns the real store; `metrics` must outlive it. Threading: the
 // backend's (every Store method is thread-safe).
@@ -44,6 +44,7 @@ class MeteredStore final : public store::Store {
   absl::StatusOr<store::EpisodeSnapshot> LoadEpisode(
       const std::string& tenant, const std::string& episode_id) override;
   std::future<absl::Status> CommitAsync(store::EventCommit commit) override;
+  std::optional<int64_t> CommitBatches() const override { return batches(); }
   absl::StatusOr<std::optional<v1::Prompt>> GetPrompt(
       const std::string& tenant, const std::string& prompt_id) override;
   absl::StatusOr<store::PromptPage> ListPrompts(

@@ -432,15 +432,16 @@ void AttuneServer::StopHealthThread() {
 
 void AttuneServer::BeginDrain() {
   if (draining_.exchange(true)) return;
-  ready_ = false;
-  ATTUNE_LOG(INFO) << "draining: not ready, still serving";
-  // No erase starts once shutdown has begun.
-  StopRetentionThread();
   // Before the statuses below, which the poller would otherwise overwrite.
   StopHealthThread();
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus(kServiceName, false);
   health->SetServingStatus(false);
+  // After gRPC health: whoever sees /readyz turn 503 sees NOT_SERVING too.
+  ready_ = false;
+  ATTUNE_LOG(INFO) << "draining: not ready, still serving";
+  // No erase starts once shutdown has begun.
+  StopRetentionThread();
 }
 
 void AttuneServer::Shutdown(absl::Duration grace) {

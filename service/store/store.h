@@ -189,6 +189,11 @@ class Store {
   // (version conflict), UNAVAILABLE/INTERNAL (storage).
   virtual std::future<absl::Status> CommitAsync(EventCommit commit) = 0;
 
+  // Write transactions that applied queued commits since open (group
+  // commit: commits divided by this is the mean batch size), or nullopt
+  // when the backend does not count them. Never blocks; any thread.
+  virtual std::optional<int64_t> CommitBatches() const { return std::nullopt; }
+
   // CommitAsync and wait.
   absl::Status Commit(EventCommit commit) {
     return CommitAsync(std::move(commit)).get();

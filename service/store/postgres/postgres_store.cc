@@ -249,6 +249,9 @@ class PostgresStore final : public Store {
   absl::StatusOr<EpisodeSnapshot> LoadEpisode(
       const std::string& tenant, const std::string& episode_id) override;
   std::future<absl::Status> CommitAsync(EventCommit commit) override;
+  std::optional<int64_t> CommitBatches() const override {
+    return batches_.load(std::memory_order_relaxed);
+  }
   absl::StatusOr<std::optional<v1::Prompt>> GetPrompt(
       const std::string& tenant, const std::string& prompt_id) override;
   absl::StatusOr<PromptPage> ListPrompts(const PromptQuery& query) override;
@@ -327,6 +330,8 @@ class PostgresStore final : public Store {
   uint64_t writer_generation_ = 0;
   // Bumped whenever a connection is found broken.
   std::atomic<uint64_t> broken_generation_{0};
+  // Batch transactions the writer attempted (CommitBatches).
+  std::atomic<int64_t> batches_{0};
 
   std::mutex audit_mu_;
   std::unique_ptr<AuditHeadLog> audit_head_log_;
@@ -579,6 +584,7 @@ void PostgresStore::RunBatch(std::vector<PendingCommit>& batch) {
                       << LogField("batch", batch.size())
                       << LogField("cause", batch_status.message());
   }
+  batches_.fetch_add(1, std::memory_order_relaxed);
   // Only now, after COMMIT has returned, do callers learn the outcome.
   for (size_t i = 0; i < batch.size(); ++i) {
     batch[i].done.set_value(std::move(results[i]));

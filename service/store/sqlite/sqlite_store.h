@@ -157,6 +157,9 @@ class SqliteStore final : public Store {
                                                     int limit) override;
 
   Stats stats() const;
+  std::optional<int64_t> CommitBatches() const override {
+    return stats().batches;
+  }
   const Settings& settings() const { return settings_; }
 
   // Test hook: the writer starts its next batch only once at least `n`

@@ -182,6 +182,9 @@ class DatabaseOwningStore final : public Store {
       const std::string& tenant, const std::string& episode_id) override {
     return store_->LoadEpisode(tenant, episode_id);
   }
+  std::optional<int64_t> CommitBatches() const override {
+    return store_->CommitBatches();
+  }
   std::future<absl::Status> CommitAsync(EventCommit commit) override {
     return store_->CommitAsync(std::move(commit));
   }

@@ -211,6 +211,29 @@ TEST_P(StoreConformanceTest, EventsComeBackInStorageOrder) {
   EXPECT_EQ(snapshot.version, 4);
 }
 
+// The metrics' mean batch size is commits over CommitBatches: commits
+// waited for one by one take one write transaction each; commits queued
+// together share fewer.
+TEST_P(StoreConformanceTest, CommitBatchesCountWriteTransactions) {
+  ASSERT_TRUE(store().CommitBatches().has_value());
+  const int64_t before = *store().CommitBatches();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK(store().Commit(
+        MakeCommit("t1", GoalsEvent(absl::StrCat("ev-", i), Ref("ep-1")), i)));
+  }
+  EXPECT_EQ(*store().CommitBatches() - before, 3);
+  std::vector<std::future<absl::Status>> queued;
+  for (int e = 0; e < 20; ++e) {
+    queued.push_back(store().CommitAsync(MakeCommit(
+        "t1", GoalsEvent(absl::StrCat("q-", e), Ref(absl::StrCat("q-", e))),
+        0)));
+  }
+  for (auto& f : queued) ASSERT_OK(f.get());
+  const int64_t grouped = *store().CommitBatches() - before - 3;
+  EXPECT_GE(grouped, 1);
+  EXPECT_LE(grouped, 20);
+}
+
 TEST_P(StoreConformanceTest, UnknownIdsFindNothing) {
   ASSERT_OK_AND_ASSIGN(std::optional<StoredEvent> found,
                        store().FindEvent("t1", "ev-1"));
