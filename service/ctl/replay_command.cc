@@ -29,6 +29,7 @@
 #include "service/ctl/offline_engine.h"
 #include "service/ctl/store_log.h"
 #include "service/engine/alliance_engine.h"
+#include "service/engine/episode_history.h"
 #include "service/engine/module_set.h"
 #include "service/security/key_ring.h"
 #include "service/store/sqlite/sqlite_store.h"
@@ -48,25 +49,13 @@ struct ModuleStats {
   std::set<std::pair<int, int>> warned;
 };
 
-// The session an event is about: the one it names (held, cancelled, no
-// show, a rating, a rupture marker), else the episode's latest held session
-// so far (goals, endings, feedback). A rating recorded at the end of
-// session 6 is about session 6 whichever order the log lists it in.
+// The session an event is about: the one it names (engine::SessionOfEvent),
+// else the episode's latest held session so far (goals, endings, feedback).
+// A rating recorded at the end of session 6 is about session 6 whichever
+// order the log lists it in.
 int SessionOf(const v1::SessionEvent& e, int latest_held) {
-  switch (e.payload_case()) {
-    case v1::SessionEvent::kSessionHeld:
-      return e.session_held().session_number();
-    case v1::SessionEvent::kSessionCancelled:
-      return e.session_cancelled().session_number();
-    case v1::SessionEvent::kNoShow:
-      return e.no_show().session_number();
-    case v1::SessionEvent::kMeasureRecorded:
-      return e.measure_recorded().session_number();
-    case v1::SessionEvent::kRuptureMarker:
-      return e.rupture_marker().session_number();
-    default:
-      return latest_held;
-  }
+  const int named = engine::SessionOfEvent(e);
+  return named != 0 ? named : latest_held;
 }
 
 struct RaisedPrompt {

@@ -42,23 +42,6 @@ bool IsSessionLifecycle(const v1::SessionEvent& e) {
 }
 
 // The session an event is about (0 for episode-level events).
-int SessionOfTrigger(const v1::SessionEvent& e) {
-  switch (e.payload_case()) {
-    case v1::SessionEvent::kSessionHeld:
-      return e.session_held().session_number();
-    case v1::SessionEvent::kSessionCancelled:
-      return e.session_cancelled().session_number();
-    case v1::SessionEvent::kNoShow:
-      return e.no_show().session_number();
-    case v1::SessionEvent::kMeasureRecorded:
-      return e.measure_recorded().session_number();
-    case v1::SessionEvent::kRuptureMarker:
-      return e.rupture_marker().session_number();
-    default:
-      return 0;
-  }
-}
-
 int LatestHeld(const EpisodeHistory& history) {
   std::vector<const SessionRecord*> held = history.HeldSessions();
   return held.empty() ? 0 : held.back()->number;
@@ -148,7 +131,7 @@ absl::Status AllianceEngine::CheckEpisodeConsistency(
           "episode: is closed; only late measures, rupture markers and "
           "prompt feedback are accepted");
     }
-    int n = SessionOfTrigger(event);
+    int n = SessionOfEvent(event);
     if (n > before.latest_session) {
       return absl::FailedPreconditionError(
           "episode: is closed; late measures and markers must refer to a "
@@ -363,7 +346,7 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Evaluate(
                 ? history.latest_time()
                 : history.latest_clinical_time();
   rin.session = LatestHeld(history);
-  rin.raised_session = SessionOfTrigger(event);
+  rin.raised_session = SessionOfEvent(event);
   rin.failed_modules = result.failed_modules;
   rin.budget = rules.budget();
   ReconcileInput shadow_in = rin;

@@ -34,6 +34,23 @@ google::protobuf::Timestamp ToProto(absl::Time t) {
   return ts;
 }
 
+int SessionOfEvent(const v1::SessionEvent& e) {
+  switch (e.payload_case()) {
+    case v1::SessionEvent::kSessionHeld:
+      return e.session_held().session_number();
+    case v1::SessionEvent::kSessionCancelled:
+      return e.session_cancelled().session_number();
+    case v1::SessionEvent::kNoShow:
+      return e.no_show().session_number();
+    case v1::SessionEvent::kMeasureRecorded:
+      return e.measure_recorded().session_number();
+    case v1::SessionEvent::kRuptureMarker:
+      return e.rupture_marker().session_number();
+    default:
+      return 0;
+  }
+}
+
 EpisodeHistory EpisodeHistory::Fold(std::vector<v1::SessionEvent> events,
                                     const InstrumentRegistry& instruments) {
   return FoldImpl(std::move(events), instruments, kNone);

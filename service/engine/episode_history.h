@@ -149,6 +149,11 @@ class EpisodeHistory {
 absl::Time ToTime(const google::protobuf::Timestamp& ts);
 google::protobuf::Timestamp ToProto(absl::Time t);
 
+// The session an event names (held, cancelled, no show, a rating, a rupture
+// marker); 0 for events about no one session (scheduling, goals, endings,
+// feedback).
+int SessionOfEvent(const v1::SessionEvent& e);
+
 }  // namespace attune::engine
 
 #endif  // ATTUNE_SERVICE_ENGINE_EPISODE_HISTORY_H_
