@@ -216,6 +216,7 @@ absl::Status CheckStore(const v1::StoreConfig& c) {
   ATTUNE_RETURN_IF_ERROR(
       FieldChecks("store")
           .AtLeast(c.group_commit_max_batch(), 1, "group_commit_max_batch")
+          .Range(c.episode_cache_mib(), 0, 65536, "episode_cache_mib")
           .status());
   if (c.has_key_file() && c.key_file().empty()) {
     return Invalid("store.key_file",

@@ -19,6 +19,9 @@ namespace attune::engine {
 namespace {
 
 constexpr int kMaxConflictRetries = 3;
+// store.episode_cache_mib when a configuration leaves it unset; the same as
+// service/config/defaults.textproto.
+constexpr int kDefaultEpisodeCacheMib = 64;
 
 // CompareShadow: episodes listed by default / at most, and prompts read per
 // side (a bound on the memory one comparison takes).
@@ -85,7 +88,12 @@ AllianceEngine::AllianceEngine(store::Store* store,
     : store_(store),
       config_(rules->config()),
       rules_(std::move(rules)),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)),
+      // Unset (a configuration not merged over the defaults): the default.
+      cache_(static_cast<size_t>(config_.store().has_episode_cache_mib()
+                                     ? config_.store().episode_cache_mib()
+                                     : kDefaultEpisodeCacheMib)
+             << 20) {}
 
 std::shared_ptr<const RuleSet> AllianceEngine::rules() const {
   std::lock_guard<std::mutex> lock(rules_mu_);
@@ -462,6 +470,39 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Evaluate(
   return out;
 }
 
+absl::StatusOr<store::EpisodeSnapshot> AllianceEngine::LoadForUpdate(
+    const std::string& tenant, const std::string& episode_id) {
+  if (std::optional<store::EpisodeSnapshot> cached =
+          cache_.Take(tenant, episode_id)) {
+    ATTUNE_ASSIGN_OR_RETURN(int64_t stored,
+                            store_->EpisodeVersion(tenant, episode_id));
+    if (stored == cached->version) {
+      // Another episode of the same clinician may have updated a
+      // clinician-scoped prompt this one raised, without touching this
+      // episode's version.
+      std::vector<v1::Prompt>& prompts = cached->prompts;
+      for (size_t i = 0; i < prompts.size();) {
+        if (prompts[i].shadow() ||
+            prompts[i].scope() != v1::PROMPT_SCOPE_CLINICIAN) {
+          ++i;
+          continue;
+        }
+        ATTUNE_ASSIGN_OR_RETURN(std::optional<v1::Prompt> fresh,
+                                store_->GetPrompt(tenant, prompts[i].id()));
+        if (fresh.has_value()) {
+          prompts[i++] = *std::move(fresh);
+        } else {
+          prompts.erase(prompts.begin() + static_cast<ptrdiff_t>(i));
+        }
+      }
+      return *std::move(cached);
+    }
+    // Written elsewhere (another replica, an erasure) since it was kept.
+    cache_.CountStale();
+  }
+  return store_->LoadEpisode(tenant, episode_id);
+}
+
 void AllianceEngine::Publish(const std::string& tenant,
                              const std::vector<v1::Prompt>& changed) {
   stats_.prompts_changed.fetch_add(static_cast<int64_t>(changed.size()));
@@ -595,9 +636,12 @@ AllianceEngine::SubmitBatch(const std::string& tenant,
     // prepared through `batch` (the store has not applied it yet).
     BatchState batch;
     std::vector<std::pair<size_t, store::EventCommit>> commits;
+    // Each episode as it will be once this attempt's commits are durable:
+    // kept in the cache then, unless one of its commits failed.
+    std::map<std::string, store::EpisodeSnapshot> after;
     for (auto& [episode_id, todo] : work) {
       absl::StatusOr<store::EpisodeSnapshot> loaded =
-          store_->LoadEpisode(tenant, episode_id);
+          LoadForUpdate(tenant, episode_id);
       if (!loaded.ok()) {
         for (size_t i : todo) results[i] = loaded.status();
         continue;
@@ -629,6 +673,7 @@ AllianceEngine::SubmitBatch(const std::string& tenant,
         batch.Add(prepared->commit);
         commits.emplace_back(i, std::move(prepared->commit));
       }
+      if (snapshot.exists) after.emplace(episode_id, std::move(snapshot));
     }
     // Queued together once everything is prepared, so that the store's
     // writer finds them all waiting and groups them into as few
@@ -652,11 +697,16 @@ AllianceEngine::SubmitBatch(const std::string& tenant,
         Publish(tenant, published[i]);
         continue;
       }
+      // Its episode's prepared state is not what is stored.
+      after.erase(events[i].episode().episode_id());
       if (absl::IsAborted(committed)) {
         retry[events[i].episode().episode_id()].push_back(i);
         ++retried;
       }
       results[i] = committed;
+    }
+    for (auto& [episode_id, snapshot] : after) {
+      cache_.Put(tenant, episode_id, std::move(snapshot));
     }
     std::vector<std::pair<std::string, std::vector<size_t>>> next;
     for (const auto& done : work) {

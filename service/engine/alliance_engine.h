@@ -26,6 +26,7 @@
 #include "attune/v1/alliance_service.pb.h"
 #include "attune/v1/config.pb.h"
 #include "attune/v1/rule_admin.pb.h"
+#include "service/engine/episode_cache.h"
 #include "service/engine/episode_history.h"
 #include "service/engine/instrument_registry.h"
 #include "service/engine/prompt_bus.h"
@@ -113,6 +114,12 @@ class AllianceEngine {
 
   PromptBus& bus() { return bus_; }
   const EngineStats& stats() const { return stats_; }
+  // Episodes kept in memory between events (store.episode_cache_mib).
+  EpisodeCacheStats episode_cache_stats() const { return cache_.stats(); }
+  // Drops every episode kept in memory: an erasure calls it, so erased
+  // records do not linger in attuned's memory until evicted. (They would
+  // never be used: an entry is checked against the stored version.)
+  void ForgetCachedEpisodes() { cache_.Clear(); }
   // Server settings (limits) as of start-up; rule settings live in rules().
   const v1::ServerConfig& config() const { return config_; }
 
@@ -204,6 +211,11 @@ class AllianceEngine {
       const std::vector<size_t>& indexes);
   void Publish(const std::string& tenant,
                const std::vector<v1::Prompt>& changed);
+  // The episode to prepare events on, under its lock: the cached copy when
+  // it is as new as the stored episode (its clinician-scoped prompts, which
+  // other episodes of the clinician may change, re-read), else the store's.
+  absl::StatusOr<store::EpisodeSnapshot> LoadForUpdate(
+      const std::string& tenant, const std::string& episode_id);
 
   store::Store* store_;
   v1::ServerConfig config_;
@@ -212,6 +224,7 @@ class AllianceEngine {
   Clock clock_;
   PromptBus bus_;
   EngineStats stats_;
+  EpisodeCache cache_;
   std::array<std::mutex, 128> episode_locks_;
   std::array<std::mutex, 64> clinician_locks_;
 };

@@ -42,6 +42,11 @@ absl::StatusOr<std::optional<store::StoredEvent>> MeteredStore::FindEvent(
   return inner_->FindEvent(tenant, event_id);
 }
 
+absl::StatusOr<int64_t> MeteredStore::EpisodeVersion(
+    const std::string& tenant, const std::string& episode_id) {
+  return inner_->EpisodeVersion(tenant, episode_id);
+}
+
 absl::StatusOr<store::EpisodeSnapshot> MeteredStore::LoadEpisode(
     const std::string& tenant, const std::string& episode_id) {
   return inner_->LoadEpisode(tenant, episode_id);

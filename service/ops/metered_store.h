@@ -41,6 +41,8 @@ class MeteredStore final : public store::Store {
 
   absl::StatusOr<std::optional<store::StoredEvent>> FindEvent(
       const std::string& tenant, const std::string& event_id) override;
+  absl::StatusOr<int64_t> EpisodeVersion(
+      const std::string& tenant, const std::string& episode_id) override;
   absl::StatusOr<store::EpisodeSnapshot> LoadEpisode(
       const std::string& tenant, const std::string& episode_id) override;
   std::future<absl::Status> CommitAsync(store::EventCommit commit) override;

@@ -54,6 +54,18 @@ prometheus::MetricFamily CounterFamily(std::string name, std::string help) {
   return f;
 }
 
+prometheus::MetricFamily GaugeFamily(std::string name, std::string help,
+                                     int64_t value) {
+  prometheus::MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = prometheus::MetricType::Gauge;
+  prometheus::ClientMetric m;
+  m.gauge.value = static_cast<double>(value);
+  f.metric.push_back(std::move(m));
+  return f;
+}
+
 }  // namespace
 
 std::string SeverityLabel(int severity) {
@@ -182,6 +194,28 @@ std::string Metrics::Scrape() {
       f.metric.push_back(CounterMetric({}, *batches));
       families.push_back(std::move(f));
     }
+  }
+  if (sources_.episode_cache) {
+    const EpisodeCacheCounts c = sources_.episode_cache();
+    prometheus::MetricFamily lookups = CounterFamily(
+        "attune_episode_cache_lookups_total",
+        "Episodes looked up in memory before an event: hit, miss, or stale "
+        "(kept but written elsewhere since, so read from the store)");
+    lookups.metric.push_back(
+        CounterMetric({{"result", "hit"}}, c.hits - c.stale));
+    lookups.metric.push_back(CounterMetric({{"result", "miss"}}, c.misses));
+    lookups.metric.push_back(CounterMetric({{"result", "stale"}}, c.stale));
+    families.push_back(std::move(lookups));
+    prometheus::MetricFamily evictions = CounterFamily(
+        "attune_episode_cache_evictions_total",
+        "Episodes dropped from memory to stay within store.episode_cache_mib");
+    evictions.metric.push_back(CounterMetric({}, c.evictions));
+    families.push_back(std::move(evictions));
+    families.push_back(GaugeFamily("attune_episode_cache_entries",
+                                   "Episodes held in memory", c.entries));
+    families.push_back(
+        GaugeFamily("attune_episode_cache_bytes",
+                    "Estimated memory of the episodes held (bytes)", c.bytes));
   }
   return prometheus::TextSerializer().Serialize(families);
 }

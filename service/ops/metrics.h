@@ -48,6 +48,16 @@ struct EventCounts {
   int64_t rejected = 0;
 };
 
+// The engine's in-memory episodes (engine::EpisodeCacheStats).
+struct EpisodeCacheCounts {
+  int64_t hits = 0;
+  int64_t misses = 0;
+  int64_t stale = 0;
+  int64_t evictions = 0;
+  int64_t entries = 0;
+  int64_t bytes = 0;
+};
+
 // One rule module's counters (engine::ModuleHealth).
 struct ModuleCounts {
   std::string module_id;
@@ -63,6 +73,7 @@ struct ScrapeSources {
   // Write transactions of the store's group commit; nullopt when the store
   // does not report them.
   std::function<std::optional<int64_t>()> store_batches;
+  std::function<EpisodeCacheCounts()> episode_cache;
 };
 
 class Metrics {

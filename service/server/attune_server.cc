@@ -250,7 +250,8 @@ absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
       s->engine_.get(), s->store_.get(), s->pool_.get(),
       [self] { return self->Reload(); }, s->callers_.get(), s->audit_.get());
   s->data_admin_ = std::make_unique<DataAdminServiceImpl>(
-      s->store_.get(), s->pool_.get(), s->callers_.get(), s->audit_.get());
+      s->store_.get(), s->pool_.get(), s->callers_.get(), s->audit_.get(),
+      [self] { self->engine_->ForgetCachedEpisodes(); });
 
   // Metrics: prompt changes as they are published (module, severity and
   // status only), the rest read from the engine and store on each scrape.
@@ -276,6 +277,11 @@ absl::StatusOr<std::unique_ptr<AttuneServer>> AttuneServer::Start(
     return out;
   };
   sources.store_batches = [self] { return self->metered_store_->batches(); };
+  sources.episode_cache = [self] {
+    const engine::EpisodeCacheStats c = self->engine_->episode_cache_stats();
+    return ops::EpisodeCacheCounts{c.hits,      c.misses,  c.stale,
+                                   c.evictions, c.entries, c.bytes};
+  };
   s->metrics_->SetSources(std::move(sources));
   // Before the gRPC port opens, so a bad ops address fails the start
   // cleanly; /readyz says 503 until the end of Start.
@@ -495,6 +501,7 @@ absl::StatusOr<store::EraseCounts> AttuneServer::SweepRetentionNow(
     if (batch->episodes < kRetentionBatch) break;
   }
   if (total.episodes > 0) {
+    engine_->ForgetCachedEpisodes();
     ATTUNE_LOG(INFO) << "retention sweep erased inactive episodes"
                      << LogField("episode_days", retention_.episode_days())
                      << LogField("episodes", total.episodes)

@@ -29,8 +29,13 @@ absl::Status ValidateClientId(const std::string& client_id) {
 DataAdminServiceImpl::DataAdminServiceImpl(store::Store* store,
                                            WorkerPool* pool,
                                            const CallerResolver* callers,
-                                           AuditTrail* audit)
-    : store_(store), pool_(pool), callers_(callers), audit_(audit) {}
+                                           AuditTrail* audit,
+                                           std::function<void()> erased)
+    : store_(store),
+      pool_(pool),
+      callers_(callers),
+      audit_(audit),
+      erased_(std::move(erased)) {}
 
 grpc::ServerUnaryReactor* DataAdminServiceImpl::EraseClient(
     grpc::CallbackServerContext* ctx, const v1::EraseClientRequest* req,
@@ -68,6 +73,7 @@ grpc::ServerUnaryReactor* DataAdminServiceImpl::EraseClient(
       finish(erased.status());
       return;
     }
+    if (erased->episodes > 0 && erased_) erased_();
     resp->set_episodes_erased(erased->episodes);
     resp->set_events_erased(erased->events);
     resp->set_prompts_erased(erased->prompts);

@@ -13,6 +13,8 @@
 #ifndef ATTUNE_SERVICE_SERVER_DATA_ADMIN_SERVICE_H_
 #define ATTUNE_SERVICE_SERVER_DATA_ADMIN_SERVICE_H_
 
+#include <functional>
+
 #include "attune/v1/data_admin.grpc.pb.h"
 #include "service/server/audit_trail.h"
 #include "service/server/caller.h"
@@ -30,10 +32,13 @@ class DataAdminServiceImpl final : public v1::DataAdmin::CallbackService {
   // role (caller.h); null means tenant "default" with every role. `audit`
   // gets one row per call, refused ones included, on the client's
   // pseudonym ("client:<lookup hash>", audit_trail.h); null records
-  // nothing. None is owned; all outlive the service.
+  // nothing. None is owned; all outlive the service. `erased` runs after
+  // every erasure that removed something (the server drops the engine's
+  // in-memory episodes with it).
   DataAdminServiceImpl(store::Store* store, WorkerPool* pool,
                        const CallerResolver* callers = nullptr,
-                       AuditTrail* audit = nullptr);
+                       AuditTrail* audit = nullptr,
+                       std::function<void()> erased = {});
 
   grpc::ServerUnaryReactor* EraseClient(grpc::CallbackServerContext* ctx,
                                         const v1::EraseClientRequest* req,
@@ -44,6 +49,7 @@ class DataAdminServiceImpl final : public v1::DataAdmin::CallbackService {
   WorkerPool* pool_;
   const CallerResolver* callers_;
   AuditTrail* audit_;
+  std::function<void()> erased_;
 };
 
 }  // namespace attune::server

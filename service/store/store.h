@@ -183,6 +183,17 @@ class Store {
   virtual absl::StatusOr<EpisodeSnapshot> LoadEpisode(
       const std::string& tenant, const std::string& episode_id) = 0;
 
+  // The episode's stored version (0 when it does not exist): what
+  // LoadEpisode(...).version would say, without reading the episode. The
+  // engine checks an episode it kept in memory against it. This default
+  // loads the episode; backends answer it with one indexed read.
+  virtual absl::StatusOr<int64_t> EpisodeVersion(
+      const std::string& tenant, const std::string& episode_id) {
+    absl::StatusOr<EpisodeSnapshot> episode = LoadEpisode(tenant, episode_id);
+    if (!episode.ok()) return episode.status();
+    return episode->version;
+  }
+
   // Queues the commit; the future becomes ready once it is durable (OK) or
   // has failed (nothing of it stored). Concurrent commits are grouped into
   // one transaction. Errors: ALREADY_EXISTS (event_id taken), ABORTED

@@ -23,12 +23,15 @@
 //                          the native adapter (JSON both ways), 20 sessions:
 //                          quiet (no prompt) and fires (one prompt parsed)
 //   BM_WorkloadEpisode     the load generator's cost to make one episode
-//   BM_SubmitEvent/20      AllianceEngine::Submit of one event (a late SRS
+//   BM_SubmitEvent/sessions:20/cache_mib:N
+//                          AllianceEngine::Submit of one event (a late SRS
 //                          for the last session) into an episode of 20
 //                          sessions, against a real SQLite store in a temp
 //                          dir (WAL, synchronous=FULL, plaintext as the
 //                          harness runs attuned): validation, idempotency
-//                          lookup, load, fold, pipeline, reconcile, commit
+//                          lookup, load, fold, pipeline, reconcile, commit;
+//                          with the episode cache off (0) and at its
+//                          default (64 MiB, the episode kept in memory)
 //   BM_SubmitBatch/20      AllianceEngine::SubmitBatch of 500 events (whole
 //                          20-session episodes, as a backfill sends them)
 //                          against the same kind of store; per event
@@ -298,7 +301,9 @@ BENCHMARK(BM_WorkloadEpisode);
 // over a SQLite store in a fresh temp dir, removed with it.
 class StoreEngine {
  public:
-  StoreEngine() {
+  // `cache_mib`: store.episode_cache_mib (0: every event reloads its
+  // episode from the store).
+  explicit StoreEngine(int cache_mib = 64) {
     const char* tmp = std::getenv("TMPDIR");
     std::string pattern =
         std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
@@ -315,6 +320,7 @@ class StoreEngine {
     store_ = *std::move(store);
     auto config = config::DefaultConfig();
     if (!config.ok()) std::abort();
+    config->mutable_store()->set_episode_cache_mib(cache_mib);
     auto engine = engine::AllianceEngine::Create(store_.get(), *config,
                                                  builtin::MakeBuiltinModules());
     if (!engine.ok()) std::abort();
@@ -361,7 +367,7 @@ constexpr int kSubmitEpisodes = 32;
 
 void BM_SubmitEvent(benchmark::State& state) {
   const int sessions = static_cast<int>(state.range(0));
-  StoreEngine s;
+  StoreEngine s(static_cast<int>(state.range(1)));
   std::vector<v1::SessionEvent> srs;  // each episode's last client SRS
   std::vector<v1::SessionEvent> all;
   for (int64_t i = 0; i < kSubmitEpisodes; ++i) {
@@ -391,7 +397,11 @@ void BM_SubmitEvent(benchmark::State& state) {
   }
   state.counters["events"] = static_cast<double>(all.size()) / kSubmitEpisodes;
 }
-BENCHMARK(BM_SubmitEvent)->Arg(20)->UseRealTime();
+BENCHMARK(BM_SubmitEvent)
+    ->ArgNames({"sessions", "cache_mib"})
+    ->Args({20, 0})
+    ->Args({20, 64})
+    ->UseRealTime();
 
 void BM_SubmitBatch(benchmark::State& state) {
   constexpr size_t kBatch = 500;

@@ -225,6 +225,16 @@ TEST(OpsIntegrationTest, MetricsCountRealCallsWithLabelsAndNoIdentifiers) {
   EXPECT_GE(batches, 1);
   EXPECT_LE(batches, commits);
 
+  // The one episode is read from the store once, then kept in memory.
+  EXPECT_EQ(Value(text, "attune_episode_cache_lookups_total{result=\"miss\"}"),
+            1);
+  EXPECT_GE(Value(text, "attune_episode_cache_lookups_total{result=\"hit\"}"),
+            stored - 1);
+  EXPECT_EQ(Value(text, "attune_episode_cache_lookups_total{result=\"stale\"}"),
+            0);
+  EXPECT_EQ(Value(text, "attune_episode_cache_entries"), 1);
+  EXPECT_GT(Value(text, "attune_episode_cache_bytes"), 0);
+
   // Nothing that identifies a person or an episode.
   for (const char* id : {kClient, kClinician, kEpisode, "OPSX", "Jane",
                          rupture_id.c_str(), "trace-42"}) {

@@ -246,6 +246,8 @@ class PostgresStore final : public Store {
 
   absl::StatusOr<std::optional<StoredEvent>> FindEvent(
       const std::string& tenant, const std::string& event_id) override;
+  absl::StatusOr<int64_t> EpisodeVersion(
+      const std::string& tenant, const std::string& episode_id) override;
   absl::StatusOr<EpisodeSnapshot> LoadEpisode(
       const std::string& tenant, const std::string& episode_id) override;
   std::future<absl::Status> CommitAsync(EventCommit commit) override;
@@ -637,6 +639,17 @@ absl::StatusOr<std::optional<StoredEvent>> PostgresStore::FindEvent(
   ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(
       tenant, kEventResponse, event_id, rows.Bytes(0, 2), &stored.response));
   return stored;
+}
+
+absl::StatusOr<int64_t> PostgresStore::EpisodeVersion(
+    const std::string& tenant, const std::string& episode_id) {
+  ATTUNE_ASSIGN_OR_RETURN(Lease conn, Acquire());
+  ATTUNE_ASSIGN_OR_RETURN(
+      Result rows,
+      conn->Query("SELECT version FROM episodes"
+                  " WHERE tenant = $1 AND episode_id = $2",
+                  Params().Text(tenant).Text(episode_id), "episodes: version"));
+  return rows.rows() == 0 ? 0 : rows.Int(0, 0);
 }
 
 absl::StatusOr<EpisodeSnapshot> PostgresStore::LoadEpisode(

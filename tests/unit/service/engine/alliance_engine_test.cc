@@ -310,5 +310,131 @@ TEST_F(AllianceEngineTest, TenantsNeverSeeEachOther) {
             engine_->GetAssessment("tenant-a", "ep")->alliance().raw_total());
 }
 
+// The engine twin of AllianceEngineTest's, over `store`, with an episode
+// cache of `cache_mib` (0: off).
+std::unique_ptr<AllianceEngine> EngineOver(store::Store* store,
+                                           v1::ServerConfig config,
+                                           int cache_mib) {
+  config.mutable_store()->set_episode_cache_mib(cache_mib);
+  std::vector<std::unique_ptr<RuleModule>> modules;
+  modules.push_back(std::make_unique<BrokenModule>());
+  modules.push_back(std::make_unique<LowSrsModule>());
+  modules.push_back(std::make_unique<ClinicianModule>());
+  auto engine = AllianceEngine::Create(store, config, std::move(modules));
+  EXPECT_TRUE(engine.ok()) << engine.status();
+  return engine.ok() ? *std::move(engine) : nullptr;
+}
+
+std::unique_ptr<store::Store> OpenStore(const std::string& name) {
+  store::SqliteStoreOptions options;
+  options.path = ::testing::TempDir() + "engine-cache-" + name + ".db";
+  std::remove(options.path.c_str());
+  std::remove((options.path + "-wal").c_str());
+  auto store = store::OpenSqliteStore(options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? *std::move(store) : nullptr;
+}
+
+TEST_F(AllianceEngineTest, EpisodeCacheAnswersExactlyAsTheStoreWould) {
+  // The same events through an engine with the cache and one without, each
+  // on its own store: every response must be the same, byte for byte.
+  std::unique_ptr<store::Store> cold_store = OpenStore("cold");
+  ASSERT_NE(cold_store, nullptr);
+  std::unique_ptr<AllianceEngine> cold =
+      EngineOver(cold_store.get(), config_, 0);
+  ASSERT_NE(cold, nullptr);
+  std::vector<v1::SessionEvent> events;
+  for (int session = 1; session <= 6; ++session) {
+    for (const char* ep : {"a", "b", "c"}) {
+      events.push_back(Held(ep, session));
+      // A dip at session 2 raises a low-SRS prompt that settles; the one
+      // from sessions 5-6 is still open at the end.
+      events.push_back(
+          Srs(ep, session, session == 2 || session >= 5 ? 28 : 39));
+    }
+  }
+  for (const v1::SessionEvent& e : events) {
+    auto warm_r = engine_->Submit("t", e);
+    auto cold_r = cold->Submit("t", e);
+    ASSERT_TRUE(warm_r.ok()) << warm_r.status();
+    ASSERT_TRUE(cold_r.ok()) << cold_r.status();
+    EXPECT_EQ(warm_r->SerializeAsString(), cold_r->SerializeAsString())
+        << "event " << e.event_id();
+  }
+  // Feedback on a prompt the cached episode raised.
+  store::PromptQuery query;
+  query.tenant = "t";
+  query.episode_id = "a";
+  auto prompts = engine_->ListPrompts(query);
+  ASSERT_TRUE(prompts.ok());
+  ASSERT_FALSE(prompts->prompts.empty());
+  v1::RecordPromptFeedbackRequest feedback;
+  feedback.set_prompt_id(prompts->prompts[0].id());
+  feedback.set_event_id("fb-1");
+  feedback.set_outcome(v1::PromptFeedback::OUTCOME_ACCEPTED);
+  *feedback.mutable_occurred_at() =
+      ToProto(kStart + absl::Hours(24 * 7) * 6 + absl::Hours(2));
+  auto warm_fb = engine_->RecordFeedback("t", feedback);
+  auto cold_fb = cold->RecordFeedback("t", feedback);
+  ASSERT_TRUE(warm_fb.ok()) << warm_fb.status();
+  ASSERT_TRUE(cold_fb.ok()) << cold_fb.status();
+  EXPECT_EQ(warm_fb->SerializeAsString(), cold_fb->SerializeAsString());
+  auto warm_next = engine_->Submit("t", Held("a", 7));
+  auto cold_next = cold->Submit("t", Held("a", 7));
+  ASSERT_TRUE(warm_next.ok() && cold_next.ok());
+  EXPECT_EQ(warm_next->SerializeAsString(), cold_next->SerializeAsString());
+
+  const EpisodeCacheStats stats = engine_->episode_cache_stats();
+  // Every event after an episode's first was served from memory.
+  EXPECT_EQ(stats.misses, 3);
+  EXPECT_EQ(stats.hits, static_cast<int64_t>(events.size()) + 2 - 3);
+  EXPECT_EQ(stats.stale, 0);
+  EXPECT_EQ(stats.entries, 3);
+  EXPECT_EQ(cold->episode_cache_stats().hits, 0);
+}
+
+TEST_F(AllianceEngineTest, CachedEpisodeWrittenByAnotherReplicaIsReloaded) {
+  // Two engines on one store: what two attuned replicas on one database do.
+  std::unique_ptr<AllianceEngine> other = EngineOver(store_.get(), config_, 64);
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(engine_->Submit("t", Held("ep", 1)).ok());
+  ASSERT_TRUE(other->Submit("t", Held("ep", 2)).ok());
+  auto r = engine_->Submit("t", Held("ep", 3));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->assessment().event_count(), 3);
+  EXPECT_EQ(r->assessment().sessions_held(), 3);
+  EXPECT_EQ(engine_->episode_cache_stats().stale, 1);
+  // And the next one is served from memory again.
+  ASSERT_TRUE(engine_->Submit("t", Srs("ep", 3, 39)).ok());
+  EXPECT_EQ(engine_->episode_cache_stats().stale, 1);
+  EXPECT_EQ(engine_->GetAssessment("t", "ep")->event_count(), 4);
+}
+
+TEST_F(AllianceEngineTest, ClinicianPromptChangedThroughAnotherEpisodeIsFresh) {
+  // Episode a raises today's clinician prompt and is kept in memory; episode
+  // b, same clinician and day, updates that prompt without touching a.
+  ASSERT_TRUE(engine_->Submit("t", Held("a", 1)).ok());
+  ASSERT_TRUE(engine_->Submit("t", Held("b", 1)).ok());
+  auto r = engine_->Submit("t", Srs("a", 1, 39));
+  ASSERT_TRUE(r.ok()) << r.status();
+  int seen = 0;
+  for (const v1::Prompt& p : r->prompts()) {
+    if (p.kind() != "test.clinician/day") continue;
+    ++seen;
+    EXPECT_EQ(p.summary(), "2 sessions today");
+  }
+  EXPECT_EQ(seen, 1);
+  EXPECT_GE(engine_->episode_cache_stats().hits, 1);
+}
+
+TEST_F(AllianceEngineTest, CacheOffLoadsEveryEpisodeFromTheStore) {
+  std::unique_ptr<AllianceEngine> off = EngineOver(store_.get(), config_, 0);
+  ASSERT_NE(off, nullptr);
+  ASSERT_TRUE(off->Submit("t", Held("ep", 1)).ok());
+  ASSERT_TRUE(off->Submit("t", Held("ep", 2)).ok());
+  EXPECT_EQ(off->episode_cache_stats().hits, 0);
+  EXPECT_EQ(off->episode_cache_stats().entries, 0);
+}
+
 }  // namespace
 }  // namespace attune::engine

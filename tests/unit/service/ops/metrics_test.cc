@@ -127,6 +127,33 @@ TEST(MetricsTest, SourcesAreReadOnEveryScrape) {
   EXPECT_THAT(m.Scrape(), Not(HasSubstr("attune_store_batches_total")));
 }
 
+TEST(MetricsTest, EpisodeCacheCountsSplitHitsFromStaleEntries) {
+  Metrics m;
+  EXPECT_THAT(m.Scrape(), Not(HasSubstr("attune_episode_cache")));
+  ScrapeSources sources;
+  // The engine counts a stale entry as a hit (it was found) and as stale.
+  sources.episode_cache = [] {
+    return EpisodeCacheCounts{.hits = 10,
+                              .misses = 3,
+                              .stale = 2,
+                              .evictions = 1,
+                              .entries = 4,
+                              .bytes = 4096};
+  };
+  m.SetSources(std::move(sources));
+  const std::string text = m.Scrape();
+  EXPECT_EQ(Value(text, "attune_episode_cache_lookups_total{result=\"hit\"}"),
+            8);
+  EXPECT_EQ(Value(text, "attune_episode_cache_lookups_total{result=\"miss\"}"),
+            3);
+  EXPECT_EQ(Value(text, "attune_episode_cache_lookups_total{result=\"stale\"}"),
+            2);
+  EXPECT_EQ(Value(text, "attune_episode_cache_evictions_total"), 1);
+  EXPECT_THAT(text, HasSubstr("# TYPE attune_episode_cache_entries gauge"));
+  EXPECT_EQ(Value(text, "attune_episode_cache_entries"), 4);
+  EXPECT_EQ(Value(text, "attune_episode_cache_bytes"), 4096);
+}
+
 TEST(MetricsTest, EnumLabelsAreLowerCaseNames) {
   EXPECT_EQ(SeverityLabel(v1::SEVERITY_WARNING), "warning");
   EXPECT_EQ(SeverityLabel(v1::SEVERITY_CRITICAL), "critical");

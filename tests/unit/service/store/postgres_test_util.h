@@ -178,6 +178,10 @@ class DatabaseOwningStore final : public Store {
       const std::string& tenant, const std::string& event_id) override {
     return store_->FindEvent(tenant, event_id);
   }
+  absl::StatusOr<int64_t> EpisodeVersion(
+      const std::string& tenant, const std::string& episode_id) override {
+    return store_->EpisodeVersion(tenant, episode_id);
+  }
   absl::StatusOr<EpisodeSnapshot> LoadEpisode(
       const std::string& tenant, const std::string& episode_id) override {
     return store_->LoadEpisode(tenant, episode_id);

@@ -190,6 +190,28 @@ TEST_P(StoreConformanceTest, CommitThenFindAndLoad) {
   EXPECT_TRUE(ProtoEq(snapshot.assessment, second.assessment));
 }
 
+TEST_P(StoreConformanceTest, EpisodeVersionIsTheLoadedVersion) {
+  // What the engine checks an episode it kept in memory against.
+  ASSERT_OK_AND_ASSIGN(int64_t unknown, store().EpisodeVersion("t1", "ep-1"));
+  EXPECT_EQ(unknown, 0);
+  const v1::EpisodeRef ref = Ref("ep-1");
+  ASSERT_OK(store().Commit(MakeCommit("t1", GoalsEvent("ev-1", ref), 0)));
+  ASSERT_OK(store().Commit(
+      MakeCommit("t1", HeldEvent("ev-2", ref, 1, BaseTime()), 1)));
+  ASSERT_OK_AND_ASSIGN(int64_t version, store().EpisodeVersion("t1", "ep-1"));
+  ASSERT_OK_AND_ASSIGN(EpisodeSnapshot snapshot,
+                       store().LoadEpisode("t1", "ep-1"));
+  EXPECT_EQ(version, 2);
+  EXPECT_EQ(version, snapshot.version);
+  // Tenant first: another tenant's episode of the same id is unknown.
+  ASSERT_OK_AND_ASSIGN(int64_t other, store().EpisodeVersion("t2", "ep-1"));
+  EXPECT_EQ(other, 0);
+  // Erased: unknown again, so a copy kept in memory is seen to be stale.
+  ASSERT_OK(store().EraseClient("t1", "client-1"));
+  ASSERT_OK_AND_ASSIGN(int64_t erased, store().EpisodeVersion("t1", "ep-1"));
+  EXPECT_EQ(erased, 0);
+}
+
 TEST_P(StoreConformanceTest, EventsComeBackInStorageOrder) {
   const v1::EpisodeRef ref = Ref("ep-1");
   // Ids and occurrence times deliberately disagree with commit order.
