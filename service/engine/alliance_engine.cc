@@ -357,8 +357,17 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Evaluate(
   rin.raised_session = SessionOfEvent(event);
   rin.failed_modules = result.failed_modules;
   rin.budget = rules.budget();
-  ReconcileInput shadow_in = rin;
+  // The same settings over the shadow prompts (built field by field: a copy
+  // of `rin` would copy every live prompt only to discard it).
+  ReconcileInput shadow_in;
+  shadow_in.tenant = rin.tenant;
+  shadow_in.episode = rin.episode;
   shadow_in.existing = std::move(shadow_prompts);
+  shadow_in.now = rin.now;
+  shadow_in.session = rin.session;
+  shadow_in.raised_session = rin.raised_session;
+  shadow_in.budget = rin.budget;
+  shadow_in.failed_modules = rin.failed_modules;
   shadow_in.shadow = true;
   std::vector<ModuleProposal> clinician_proposals;
   for (ModuleProposal& mp : result.proposals) {
@@ -450,8 +459,8 @@ absl::StatusOr<AllianceEngine::Prepared> AllianceEngine::Evaluate(
 
   std::vector<v1::Prompt> all = std::move(reconciled.prompts);
   all.insert(all.end(), clinician_prompts.begin(), clinician_prompts.end());
-  for (const v1::Prompt& p : VisiblePrompts(all)) {
-    *out.response.add_prompts() = p;
+  for (v1::Prompt& p : VisiblePrompts(all)) {
+    *out.response.add_prompts() = std::move(p);
   }
   for (const v1::Prompt& p : changed) *out.response.add_changed() = p;
   *out.response.mutable_assessment() = a;
@@ -660,11 +669,12 @@ AllianceEngine::SubmitBatch(const std::string& tenant,
           results[i] = prepared.status();
           continue;
         }
-        results[i] = prepared->response;
         if (prepared->replayed) {
+          results[i] = std::move(prepared->response);
           stats_.events_replayed.fetch_add(1);
           continue;
         }
+        results[i] = std::move(prepared->response);
         // Shadow prompts are stored, never announced.
         published[i].clear();  // from an attempt that lost a version race
         for (const v1::Prompt& p : prepared->commit.prompt_upserts) {
