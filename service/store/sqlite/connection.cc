@@ -2,6 +2,7 @@
 
 #include <climits>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "service/common/status_macros.h"
 
@@ -199,6 +200,57 @@ absl::Status Connection::Exec(absl::string_view sql,
     return SqliteStatus(sqlite3_extended_errcode(db_), db_, context);
   }
   return absl::OkStatus();
+}
+
+absl::Status Connection::ExecCached(absl::string_view sql,
+                                    absl::string_view context) {
+  auto it = cache_.find(sql);
+  CachedStatement* cached = nullptr;
+  if (it == cache_.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
+    // Anything but exactly one statement (an error, empty SQL, more than
+    // one) goes to Exec, which reports it as it always has.
+    bool one_statement = rc == SQLITE_OK && stmt != nullptr;
+    if (one_statement && tail != nullptr) {
+      const char* end = sql.data() + sql.size();
+      for (const char* p = tail; p < end; ++p) {
+        if (*p != ';' && !absl::ascii_isspace(static_cast<unsigned char>(*p))) {
+          one_statement = false;
+          break;
+        }
+      }
+    }
+    if (!one_statement) {
+      sqlite3_finalize(stmt);
+      return Exec(sql, context);
+    }
+    auto entry = std::make_unique<CachedStatement>();
+    entry->stmt = stmt;
+    cached = entry.get();
+    cache_.emplace(std::string(sql), std::move(entry));
+  } else if (!it->second->in_use) {
+    cached = it->second.get();
+  } else {
+    return Exec(sql, context);  // Borrowed by a Statement: run a fresh copy.
+  }
+  // As sqlite3_exec: step to the end, then report the first failure. Marked
+  // in use meanwhile, so that nothing reached from inside the step (an SQL
+  // function, say) can borrow it.
+  cached->in_use = true;
+  int rc;
+  do {
+    rc = sqlite3_step(cached->stmt);
+  } while (rc == SQLITE_ROW);
+  absl::Status status;
+  if (rc != SQLITE_DONE) {
+    status = SqliteStatus(sqlite3_extended_errcode(db_), db_, context);
+  }
+  sqlite3_reset(cached->stmt);
+  cached->in_use = false;
+  return status;
 }
 
 absl::StatusOr<std::string> Connection::QueryText(absl::string_view sql,

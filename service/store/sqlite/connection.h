@@ -127,8 +127,16 @@ class Connection {
   absl::StatusOr<Statement> Prepare(absl::string_view sql,
                                     absl::string_view context);
 
-  // Runs one or more statements that return no rows.
+  // Runs one or more statements that return no rows. Not cached: for
+  // statements run once (migrations, VACUUM) or that must not outlive their
+  // use (SQL naming temporary functions).
   absl::Status Exec(absl::string_view sql, absl::string_view context);
+
+  // As Exec for one statement that runs again and again on this connection
+  // (BEGIN, COMMIT, ROLLBACK, SAVEPOINT x, RELEASE x): prepared once and
+  // kept in the statement cache, which saves re-parsing the SQL every time.
+  // Same errors as Exec. Several statements in `sql` are run by Exec.
+  absl::Status ExecCached(absl::string_view sql, absl::string_view context);
 
   // The single value of a one-row, one-column query (e.g. a PRAGMA).
   absl::StatusOr<std::string> QueryText(absl::string_view sql,

@@ -103,7 +103,7 @@ absl::StatusOr<SqliteStore::Settings> ConfigureWriter(Connection& conn,
 class ReadTransaction {
  public:
   static absl::StatusOr<ReadTransaction> Begin(Connection& conn) {
-    ATTUNE_RETURN_IF_ERROR(conn.Exec("BEGIN", "begin read transaction"));
+    ATTUNE_RETURN_IF_ERROR(conn.ExecCached("BEGIN", "begin read transaction"));
     return ReadTransaction(conn);
   }
   ReadTransaction(ReadTransaction&& other) noexcept
@@ -111,7 +111,7 @@ class ReadTransaction {
   ReadTransaction& operator=(ReadTransaction&&) = delete;
   ~ReadTransaction() {
     if (conn_ != nullptr && conn_->InTransaction()) {
-      conn_->Exec("ROLLBACK", "end read transaction").IgnoreError();
+      conn_->ExecCached("ROLLBACK", "end read transaction").IgnoreError();
     }
   }
 
@@ -140,14 +140,15 @@ SavepointResult ApplyInSavepoint(Connection& conn, const EventCommit& commit,
                                  int64_t now_nanos,
                                  const Protection& protection) {
   SavepointResult result;
-  result.status = conn.Exec("SAVEPOINT attune_commit", "savepoint");
+  result.status = conn.ExecCached("SAVEPOINT attune_commit", "savepoint");
   if (!result.status.ok()) {
     result.batch_broken = true;
     return result;
   }
   result.status = sqlite::ApplyEventCommit(conn, commit, now_nanos, protection);
   if (result.status.ok()) {
-    result.status = conn.Exec("RELEASE attune_commit", "release savepoint");
+    result.status =
+        conn.ExecCached("RELEASE attune_commit", "release savepoint");
     if (result.status.ok()) return result;
   }
   // SQLite rolls back the whole transaction on its own after some errors
@@ -156,9 +157,13 @@ SavepointResult ApplyInSavepoint(Connection& conn, const EventCommit& commit,
     result.batch_broken = true;
     return result;
   }
+  // Two cached statements; as one Exec of both, the second runs only when
+  // the first succeeded.
   absl::Status rollback =
-      conn.Exec("ROLLBACK TO attune_commit; RELEASE attune_commit",
-                "roll back savepoint");
+      conn.ExecCached("ROLLBACK TO attune_commit", "roll back savepoint");
+  if (rollback.ok()) {
+    rollback = conn.ExecCached("RELEASE attune_commit", "roll back savepoint");
+  }
   if (!rollback.ok()) {
     result.status = rollback;
     result.batch_broken = true;
@@ -240,6 +245,17 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
                      << LogField("unreadable", backfill.unreadable);
   }
 
+  // Each commit of a batch runs in a SAVEPOINT, whose statement journal
+  // (the pages' images from before it, for ROLLBACK TO) SQLite moves to a
+  // temporary file once it passes 64 KiB, and then writes there for the
+  // rest of the batch: most of the writer's write() calls under backfill
+  // went to that file. Kept in memory instead. The journal only serves
+  // ROLLBACK TO inside a live transaction and is never read after a crash
+  // (the WAL is), so durability is unchanged. Set only now: VACUUM (sealing
+  // in place, above) builds a copy of the whole database in temporary
+  // storage, which must stay on disk.
+  ATTUNE_RETURN_IF_ERROR(
+      writer->Exec("PRAGMA temp_store = MEMORY", "set temp_store"));
   std::unique_ptr<SqliteStore> store(
       new SqliteStore(options, std::move(writer), settings));
   // Open one reader now so that an unreadable file fails here, not on the
@@ -361,7 +377,7 @@ void SqliteStore::WriterLoop() {
 void SqliteStore::RunBatch(std::vector<PendingCommit>& batch) {
   Connection& conn = *writer_conn_;
   std::vector<absl::Status> results(batch.size());
-  absl::Status batch_status = conn.Exec("BEGIN IMMEDIATE", "begin batch");
+  absl::Status batch_status = conn.ExecCached("BEGIN IMMEDIATE", "begin batch");
   if (batch_status.ok()) {
     const int64_t now = TimeToNanos(absl::Now());
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -375,11 +391,11 @@ void SqliteStore::RunBatch(std::vector<PendingCommit>& batch) {
     }
   }
   if (batch_status.ok()) {
-    batch_status = conn.Exec("COMMIT", "commit batch");
+    batch_status = conn.ExecCached("COMMIT", "commit batch");
   }
   if (!batch_status.ok()) {
     if (conn.InTransaction()) {
-      conn.Exec("ROLLBACK", "roll back batch").IgnoreError();
+      conn.ExecCached("ROLLBACK", "roll back batch").IgnoreError();
     }
     // Even commits rejected on their own fail with the batch: their
     // ALREADY_EXISTS or ABORTED may have been caused by an earlier commit of
@@ -411,12 +427,12 @@ void SqliteStore::RunBatch(std::vector<PendingCommit>& batch) {
 
 void SqliteStore::RunJob(PendingJob& job) {
   Connection& conn = *writer_conn_;
-  absl::Status status = conn.Exec("BEGIN IMMEDIATE", "begin write job");
+  absl::Status status = conn.ExecCached("BEGIN IMMEDIATE", "begin write job");
   if (status.ok()) status = job.apply(conn);
-  if (status.ok()) status = conn.Exec("COMMIT", "commit write job");
+  if (status.ok()) status = conn.ExecCached("COMMIT", "commit write job");
   if (!status.ok()) {
     if (conn.InTransaction()) {
-      conn.Exec("ROLLBACK", "roll back write job").IgnoreError();
+      conn.ExecCached("ROLLBACK", "roll back write job").IgnoreError();
     }
   } else if (job.after_commit) {
     job.after_commit(conn);
@@ -442,7 +458,8 @@ absl::StatusOr<SqliteStore::ReadLease> SqliteStore::AcquireReader() {
 }
 
 void SqliteStore::ReleaseReader(std::unique_ptr<Connection> conn) {
-  if (conn->InTransaction() && !conn->Exec("ROLLBACK", "release reader").ok()) {
+  if (conn->InTransaction() &&
+      !conn->ExecCached("ROLLBACK", "release reader").ok()) {
     return;  // Not reusable; closed here.
   }
   std::lock_guard<std::mutex> lock(readers_mu_);
@@ -472,6 +489,18 @@ absl::StatusOr<std::optional<StoredEvent>> SqliteStore::FindEvent(
   ATTUNE_RETURN_IF_ERROR(protection_.OpenMessage(
       tenant, kEventResponse, event_id, stmt.ColumnBytes(2), &stored.response));
   return stored;
+}
+
+absl::StatusOr<int64_t> SqliteStore::EpisodeVersion(
+    const std::string& tenant, const std::string& episode_id) {
+  ATTUNE_ASSIGN_OR_RETURN(ReadLease conn, AcquireReader());
+  ATTUNE_ASSIGN_OR_RETURN(
+      Statement stmt, conn->Prepare("SELECT version FROM episodes"
+                                    " WHERE tenant = ?1 AND episode_id = ?2",
+                                    "episodes: read version"));
+  ATTUNE_RETURN_IF_ERROR(stmt.Bind(tenant, episode_id));
+  ATTUNE_ASSIGN_OR_RETURN(bool found, stmt.Step());
+  return found ? stmt.ColumnInt64(0) : 0;
 }
 
 absl::StatusOr<EpisodeSnapshot> SqliteStore::LoadEpisode(

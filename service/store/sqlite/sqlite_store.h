@@ -4,7 +4,9 @@
 //                           OpenSqliteStore({.path = "/var/lib/attune/a.db"}));
 //
 // Durability: WAL journal, synchronous=FULL, foreign keys on. A commit's
-// future is ready only after the transaction holding it has committed.
+// future is ready only after the transaction holding it has committed. The
+// write connection keeps temporary storage (the savepoints' statement
+// journals) in memory once the store is open.
 //
 // Threads: one writer thread owns the write connection. CommitAsync queues
 // the commit; the writer takes up to `max_batch` queued commits and applies
@@ -133,6 +135,8 @@ class SqliteStore final : public Store {
 
   absl::StatusOr<std::optional<StoredEvent>> FindEvent(
       const std::string& tenant, const std::string& event_id) override;
+  absl::StatusOr<int64_t> EpisodeVersion(
+      const std::string& tenant, const std::string& episode_id) override;
   absl::StatusOr<EpisodeSnapshot> LoadEpisode(
       const std::string& tenant, const std::string& episode_id) override;
   std::future<absl::Status> CommitAsync(EventCommit commit) override;
