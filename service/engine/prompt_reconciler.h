@@ -60,6 +60,9 @@ struct ReconcileResult {
   std::vector<v1::Prompt> changed;
 };
 
+// Takes `input` by value and consumes it: move it in (an lvalue costs a copy
+// of every prompt, which is most of what a reconciliation costs). Existing
+// prompts are updated in place, never copied whole; `changed` holds copies.
 ReconcileResult Reconcile(ReconcileInput input);
 
 // Applies a clinician's feedback to the prompt it names, in place.
