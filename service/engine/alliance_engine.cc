@@ -741,12 +741,21 @@ absl::StatusOr<v1::Assessment> AllianceEngine::GetAssessment(
   if (episode_id.empty()) {
     return absl::InvalidArgumentError("episode_id: is required");
   }
+  // From the episode cache when no event of the episode's lock stripe is
+  // being processed (the entry is then neither taken nor about to change);
+  // a read never waits for a batch, it reads the store instead.
+  std::unique_lock<std::mutex> lock(
+      episode_locks_[EpisodeStripe(tenant, episode_id)], std::try_to_lock);
   ATTUNE_ASSIGN_OR_RETURN(store::EpisodeSnapshot snapshot,
-                          store_->LoadEpisode(tenant, episode_id));
+                          lock.owns_lock()
+                              ? LoadForUpdate(tenant, episode_id)
+                              : store_->LoadEpisode(tenant, episode_id));
   if (!snapshot.exists) {
     return absl::NotFoundError("episode_id: no such episode");
   }
-  return snapshot.assessment;
+  v1::Assessment assessment = snapshot.assessment;
+  if (lock.owns_lock()) cache_.Put(tenant, episode_id, std::move(snapshot));
+  return assessment;
 }
 
 absl::StatusOr<store::PromptPage> AllianceEngine::ListPrompts(

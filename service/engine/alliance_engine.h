@@ -91,6 +91,10 @@ class AllianceEngine {
       bool server_stamped_time = false,
       const DeadlinePassed& deadline_passed = {});
 
+  // The episode's committed assessment: from the episode cache when it holds
+  // the episode (checked against the stored version) and no event of the
+  // episode's lock stripe is in progress, else from the store (and then
+  // kept in the cache). NOT_FOUND for an unknown episode.
   absl::StatusOr<v1::Assessment> GetAssessment(const std::string& tenant,
                                                const std::string& episode_id);
 

@@ -410,6 +410,30 @@ TEST_F(AllianceEngineTest, CachedEpisodeWrittenByAnotherReplicaIsReloaded) {
   EXPECT_EQ(engine_->GetAssessment("t", "ep")->event_count(), 4);
 }
 
+TEST_F(AllianceEngineTest, GetAssessmentIsServedFromTheCacheAndNeverStale) {
+  std::unique_ptr<AllianceEngine> other = EngineOver(store_.get(), config_, 64);
+  ASSERT_NE(other, nullptr);
+  EXPECT_TRUE(absl::IsNotFound(engine_->GetAssessment("t", "ep").status()));
+  ASSERT_TRUE(engine_->Submit("t", Held("ep", 1)).ok());
+  const int64_t hits = engine_->episode_cache_stats().hits;
+  auto first = engine_->GetAssessment("t", "ep");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->event_count(), 1);
+  EXPECT_EQ(engine_->episode_cache_stats().hits, hits + 1);
+  // Another replica adds an event: the kept copy is stale, the store's
+  // assessment is returned.
+  ASSERT_TRUE(other->Submit("t", Held("ep", 2)).ok());
+  auto second = engine_->GetAssessment("t", "ep");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->event_count(), 2);
+  EXPECT_EQ(second->sessions_held(), 2);
+  EXPECT_EQ(engine_->episode_cache_stats().stale, 1);
+  // A read of an episode not kept loads it and keeps it for the next event.
+  auto cold = other->GetAssessment("t", "ep");
+  ASSERT_TRUE(cold.ok());
+  EXPECT_EQ(cold->SerializeAsString(), second->SerializeAsString());
+}
+
 TEST_F(AllianceEngineTest, ClinicianPromptChangedThroughAnotherEpisodeIsFresh) {
   // Episode a raises today's clinician prompt and is kept in memory; episode
   // b, same clinician and day, updates that prompt without touching a.
