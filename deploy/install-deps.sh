@@ -8,6 +8,7 @@ build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libssl-dev libpq-dev prometheus-cpp-dev
+  libjemalloc-dev
 )
 # postgresql-15: the throwaway cluster of the PostgreSQL store's tests
 # (tests/postgres/cluster.sh).
