@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "attune/plugin.h"
+#include "attune/v1/rule_module.pb.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "service/common/log.h"
@@ -288,6 +289,26 @@ absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
   return json;
 }
 
+}  // namespace
+
+absl::StatusOr<std::string> PluginHistoryJson(const EpisodeHistory& history) {
+  // One encoding of a wrapper holding both: printed message by message,
+  // protobuf's JSON printer spent most of its time setting up each call
+  // (~0.9 ms per evaluation for a 20-session episode, twice what it takes
+  // now). Only the wrapper's episode and events are set: the episode always
+  // has an id and a history always holds its trigger, so the other fields
+  // (and nothing else) are left out, as proto3 JSON leaves out defaults.
+  v1::EvaluateRequest wrapper;
+  *wrapper.mutable_episode() = history.episode();
+  wrapper.mutable_events()->Reserve(static_cast<int>(history.events().size()));
+  for (const v1::SessionEvent& event : history.events()) {
+    *wrapper.add_events() = event;
+  }
+  return ToJson(wrapper);
+}
+
+namespace {
+
 class NativeRuleModule final : public RuleModule {
  public:
   NativeRuleModule(std::string id, std::string version, std::string path,
@@ -313,25 +334,15 @@ class NativeRuleModule final : public RuleModule {
 
   absl::Status Evaluate(const RuleInput& input,
                         RuleOutput& output) const override {
-    std::string history = "{\"episode\":";
-    absl::StatusOr<std::string> part = ToJson(input.history.episode());
-    if (!part.ok()) return Failed(part.status());
-    absl::StrAppend(&history, *part, ",\"events\":[");
-    bool first = true;
-    for (const v1::SessionEvent& event : input.history.events()) {
-      part = ToJson(event);
-      if (!part.ok()) return Failed(part.status());
-      absl::StrAppend(&history, first ? "" : ",", *part);
-      first = false;
-    }
-    history += "]}";
+    absl::StatusOr<std::string> history = PluginHistoryJson(input.history);
+    if (!history.ok()) return Failed(history.status());
     absl::StatusOr<std::string> trigger = ToJson(input.trigger);
     if (!trigger.ok()) return Failed(trigger.status());
 
     attune_eval_input in;
     std::memset(&in, 0, sizeof in);
     in.struct_size = sizeof in;
-    in.history_json = {history.data(), history.size()};
+    in.history_json = {history->data(), history->size()};
     in.trigger_json = {trigger->data(), trigger->size()};
     attune_eval_output out;
     out.accepts_prompts = true;

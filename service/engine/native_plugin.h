@@ -49,6 +49,12 @@
 
 namespace attune::engine {
 
+// The history_json a native plugin receives (plugin.h): one JSON object,
+// {"episode":{...},"events":[{...},...]}, proto3 JSON of the episode
+// reference and of every event of the history in clinical order.
+// INTERNAL when protobuf cannot encode a message.
+absl::StatusOr<std::string> PluginHistoryJson(const EpisodeHistory& history);
+
 // What a plugin says about itself, and what it registered.
 struct NativePluginInfo {
   std::string path;

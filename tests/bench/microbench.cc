@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "attune/v1/rule_module.pb.h"
 #include "benchmark/benchmark.h"
 #include "google/protobuf/util/json_util.h"
 #include "plugins/builtin/registry.h"
@@ -218,14 +219,14 @@ void BM_PluginJson(benchmark::State& state) {
       engine::EpisodeHistory::Fold(events, Rules().instruments());
   int64_t bytes = 0;
   for (auto _ : state) {
-    std::string json = "{\"episode\":";
-    absl::StrAppend(&json, ToJson(history.episode()), ",\"events\":[");
-    bool first = true;
+    // As the native adapter encodes it (native_plugin.cc): the history in
+    // one EvaluateRequest with only episode and events set.
+    v1::EvaluateRequest wrapper;
+    *wrapper.mutable_episode() = history.episode();
     for (const v1::SessionEvent& e : history.events()) {
-      absl::StrAppend(&json, first ? "" : ",", ToJson(e));
-      first = false;
+      *wrapper.add_events() = e;
     }
-    json += "]}";
+    std::string json = ToJson(wrapper);
     std::string trigger = ToJson(events.back());
     bytes = static_cast<int64_t>(json.size() + trigger.size());
     benchmark::DoNotOptimize(json.data());

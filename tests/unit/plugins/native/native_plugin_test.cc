@@ -105,6 +105,36 @@ absl::Status EvaluateOnce(const std::string& fixture, std::size_t index = 0) {
       RuleInput{history, trigger, config->rules(), day}, out);
 }
 
+// --- The JSON a plugin receives ---------------------------------------------
+
+TEST(NativePluginTest, HistoryJsonIsTheEpisodeThenEveryEventInClinicalOrder) {
+  absl::StatusOr<v1::ServerConfig> config = config::DefaultConfig();
+  ASSERT_TRUE(config.ok());
+  absl::StatusOr<InstrumentRegistry> registry =
+      InstrumentRegistry::Create(config->rules());
+  ASSERT_TRUE(registry.ok());
+  std::vector<v1::SessionEvent> events = Events();
+  ASSERT_GE(events.size(), 2u);
+  // Given out of order: the history (and so the JSON) is in clinical order.
+  std::swap(events.front(), events.back());
+  EpisodeHistory history = EpisodeHistory::Fold(events, *registry);
+  absl::StatusOr<std::string> json = PluginHistoryJson(history);
+  ASSERT_TRUE(json.ok()) << json.status();
+  // What plugin.h documents, spelled out message by message.
+  auto encode = [](const google::protobuf::Message& m) {
+    std::string out;
+    EXPECT_TRUE(google::protobuf::util::MessageToJsonString(m, &out).ok());
+    return out;
+  };
+  std::string expected =
+      "{\"episode\":" + encode(history.episode()) + ",\"events\":[";
+  for (size_t i = 0; i < history.events().size(); ++i) {
+    expected += (i == 0 ? "" : ",") + encode(history.events()[i]);
+  }
+  expected += "]}";
+  EXPECT_EQ(*json, expected);
+}
+
 // --- Loading -----------------------------------------------------------------
 
 TEST(NativePluginTest, GoodPluginReportsItsInfoAndModules) {
