@@ -26,6 +26,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/common/prometheus_text.h"
 #include "tests/integration/attuned_process.h"
 #include "tests/integration/episode_script.h"
 
@@ -72,18 +73,7 @@ HttpResult HttpGet(int port, const std::string& path) {
   return result;
 }
 
-// The value of one series ("name{labels}") in a scrape; -1 when absent.
-double Value(const std::string& text, const std::string& series) {
-  const std::string prefix = series + " ";
-  size_t at = 0;
-  while ((at = text.find(prefix, at)) != std::string::npos) {
-    if (at == 0 || text[at - 1] == '\n') {
-      return std::stod(text.substr(at + prefix.size()));
-    }
-    at += prefix.size();
-  }
-  return -1;
-}
+constexpr auto& Value = attune::testing::MetricValue;
 
 std::string Rpc(const std::string& method) {
   return "method=\"attune.v1.AllianceService/" + method + "\"";

@@ -10,34 +10,17 @@
 #include "service/config/config_loader.h"
 #include "service/engine/prompt_reconciler.h"
 #include "service/store/sqlite/sqlite_store.h"
+#include "tests/unit/service/engine/engine_test_events.h"
 
 namespace attune::engine {
 namespace {
 
-const absl::Time kStart = absl::Now() - absl::Hours(24 * 7 * 20);
-
-// Proposes a warning while the latest client SRS is below 36.
-class LowSrsModule : public RuleModule {
- public:
-  std::string_view id() const override { return "test.low_srs"; }
-  std::string_view version() const override { return "1.0.0"; }
-  bool Enabled(const v1::RulesConfig&) const override { return true; }
-  absl::Status Evaluate(const RuleInput& in, RuleOutput& out) const override {
-    double latest = -1;
-    for (const auto& [n, s] : in.history.sessions()) {
-      for (const auto& m : s.measures) latest = m.total;
-    }
-    if (latest >= 0 && latest < 36) {
-      ProposedPrompt p;
-      p.prompt.set_kind("test.low_srs/low");
-      p.prompt.set_severity(v1::SEVERITY_WARNING);
-      p.prompt.set_summary("low");
-      p.strength = 36 - latest;
-      out.prompts.push_back(p);
-    }
-    return absl::OkStatus();
-  }
-};
+using test_events::ClinicianDayModule;
+using test_events::Event;
+using test_events::Held;
+using test_events::kStart;
+using test_events::LowSrsModule;
+using test_events::Srs;
 
 // Always fails.
 class BrokenModule : public RuleModule {
@@ -51,24 +34,31 @@ class BrokenModule : public RuleModule {
   }
 };
 
-// Proposes a clinician-scoped prompt on every held session.
-class ClinicianModule : public RuleModule {
- public:
-  std::string_view id() const override { return "test.clinician"; }
-  std::string_view version() const override { return "1.0.0"; }
-  bool Enabled(const v1::RulesConfig&) const override { return true; }
-  absl::Status Evaluate(const RuleInput& in, RuleOutput& out) const override {
-    if (!in.trigger.has_session_held()) return absl::OkStatus();
-    ProposedPrompt p;
-    p.prompt.set_kind("test.clinician/day");
-    p.prompt.set_severity(v1::SEVERITY_INFO);
-    p.prompt.set_scope(v1::PROMPT_SCOPE_CLINICIAN);
-    p.prompt.set_summary(
-        absl::StrCat(in.clinician_day.sessions.size(), " sessions today"));
-    out.prompts.push_back(p);
-    return absl::OkStatus();
-  }
-};
+// An engine over `store` with BrokenModule, LowSrsModule and
+// ClinicianDayModule, and an episode cache of `cache_mib` (0: off).
+std::unique_ptr<AllianceEngine> EngineOver(store::Store* store,
+                                           v1::ServerConfig config,
+                                           int cache_mib) {
+  config.mutable_store()->set_episode_cache_mib(cache_mib);
+  std::vector<std::unique_ptr<RuleModule>> modules;
+  modules.push_back(std::make_unique<BrokenModule>());
+  modules.push_back(std::make_unique<LowSrsModule>());
+  modules.push_back(std::make_unique<ClinicianDayModule>());
+  auto engine = AllianceEngine::Create(store, config, std::move(modules));
+  EXPECT_TRUE(engine.ok()) << engine.status();
+  return engine.ok() ? *std::move(engine) : nullptr;
+}
+
+// A fresh SQLite store named `name` in the test's temp dir.
+std::unique_ptr<store::Store> OpenStore(const std::string& name) {
+  store::SqliteStoreOptions options;
+  options.path = ::testing::TempDir() + "engine-" + name + ".db";
+  std::remove(options.path.c_str());
+  std::remove((options.path + "-wal").c_str());
+  auto store = store::OpenSqliteStore(options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? *std::move(store) : nullptr;
+}
 
 class AllianceEngineTest : public ::testing::Test {
  protected:
@@ -76,59 +66,12 @@ class AllianceEngineTest : public ::testing::Test {
     auto config = config::DefaultConfig();
     ASSERT_TRUE(config.ok());
     config_ = *config;
-    store::SqliteStoreOptions options;
-    options.path =
-        ::testing::TempDir() + "engine-" +
-        ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db";
-    std::remove(options.path.c_str());
-    std::remove((options.path + "-wal").c_str());
-    auto store = store::OpenSqliteStore(options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    std::vector<std::unique_ptr<RuleModule>> modules;
-    modules.push_back(std::make_unique<BrokenModule>());
-    modules.push_back(std::make_unique<LowSrsModule>());
-    modules.push_back(std::make_unique<ClinicianModule>());
-    auto engine =
-        AllianceEngine::Create(store_.get(), config_, std::move(modules));
-    ASSERT_TRUE(engine.ok());
-    engine_ = *std::move(engine);
-  }
-
-  v1::SessionEvent Event(const std::string& episode, const std::string& id,
-                         int session) {
-    v1::SessionEvent e;
-    e.set_event_id(id);
-    *e.mutable_occurred_at() =
-        ToProto(kStart + absl::Hours(24 * 7) * session + absl::Minutes(50));
-    e.mutable_episode()->set_client_id("client-" + episode);
-    e.mutable_episode()->set_clinician_id("clinician-1");
-    e.mutable_episode()->set_episode_id(episode);
-    return e;
-  }
-
-  v1::SessionEvent Held(const std::string& episode, int session) {
-    v1::SessionEvent e =
-        Event(episode, absl::StrCat(episode, "-held-", session), session);
-    auto* h = e.mutable_session_held();
-    h->set_session_number(session);
-    *h->mutable_start() = ToProto(kStart + absl::Hours(24 * 7) * session);
-    *h->mutable_end() =
-        ToProto(kStart + absl::Hours(24 * 7) * session + absl::Minutes(50));
-    return e;
-  }
-
-  v1::SessionEvent Srs(const std::string& episode, int session, double total,
-                       const std::string& suffix = "") {
-    v1::SessionEvent e = Event(
-        episode, absl::StrCat(episode, "-srs-", session, suffix), session);
-    auto* m = e.mutable_measure_recorded();
-    m->set_session_number(session);
-    m->set_instrument(v1::INSTRUMENT_SRS);
-    m->set_rater(v1::RATER_CLIENT);
-    m->set_total(total);
-    m->set_has_total(true);
-    return e;
+    store_ = OpenStore(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_NE(store_, nullptr);
+    engine_ =
+        EngineOver(store_.get(), config_, config_.store().episode_cache_mib());
+    ASSERT_NE(engine_, nullptr);
   }
 
   v1::ServerConfig config_;
@@ -308,31 +251,6 @@ TEST_F(AllianceEngineTest, TenantsNeverSeeEachOther) {
   EXPECT_TRUE(engine_->Submit("tenant-b", Srs("ep", 1, 38)).ok());
   EXPECT_EQ(engine_->GetAssessment("tenant-a", "ep")->alliance().raw_total(),
             engine_->GetAssessment("tenant-a", "ep")->alliance().raw_total());
-}
-
-// The engine twin of AllianceEngineTest's, over `store`, with an episode
-// cache of `cache_mib` (0: off).
-std::unique_ptr<AllianceEngine> EngineOver(store::Store* store,
-                                           v1::ServerConfig config,
-                                           int cache_mib) {
-  config.mutable_store()->set_episode_cache_mib(cache_mib);
-  std::vector<std::unique_ptr<RuleModule>> modules;
-  modules.push_back(std::make_unique<BrokenModule>());
-  modules.push_back(std::make_unique<LowSrsModule>());
-  modules.push_back(std::make_unique<ClinicianModule>());
-  auto engine = AllianceEngine::Create(store, config, std::move(modules));
-  EXPECT_TRUE(engine.ok()) << engine.status();
-  return engine.ok() ? *std::move(engine) : nullptr;
-}
-
-std::unique_ptr<store::Store> OpenStore(const std::string& name) {
-  store::SqliteStoreOptions options;
-  options.path = ::testing::TempDir() + "engine-cache-" + name + ".db";
-  std::remove(options.path.c_str());
-  std::remove((options.path + "-wal").c_str());
-  auto store = store::OpenSqliteStore(options);
-  EXPECT_TRUE(store.ok()) << store.status();
-  return store.ok() ? *std::move(store) : nullptr;
 }
 
 TEST_F(AllianceEngineTest, EpisodeCacheAnswersExactlyAsTheStoreWould) {

@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "service/ops/request_id.h"
 #include "service/ops/rpc_interceptor.h"
+#include "tests/common/prometheus_text.h"
 
 namespace attune::ops {
 namespace {
@@ -21,18 +22,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// The value of one series ("name{labels}"), or -1 when it is absent.
-double Value(const std::string& text, const std::string& series) {
-  const std::string prefix = series + " ";
-  size_t at = 0;
-  while ((at = text.find(prefix, at)) != std::string::npos) {
-    if (at == 0 || text[at - 1] == '\n') {
-      return std::stod(text.substr(at + prefix.size()));
-    }
-    at += prefix.size();
-  }
-  return -1;
-}
+constexpr auto& Value = attune::testing::MetricValue;
 
 TEST(MetricsTest, RpcHistogramByMethodAndCode) {
   Metrics m;
